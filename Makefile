@@ -1,0 +1,44 @@
+# Academy: the two commands are `make run` and `make test`; everything else is set-up they call.
+SHELL := /bin/bash
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+export DJANGO_SETTINGS_MODULE := academy.settings
+
+.PHONY: run test setup lint typecheck bench services clean
+
+$(STAMP): requirements.lock pyproject.toml
+	@test -x $(PY) || "$$(bin/find-python)" -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+## Start the platform with demo data: web + Celery worker + beat.  Ctrl-C stops it all.
+run: $(STAMP)
+	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --no-input
+	DEBUG=$${DEBUG:-1} $(PY) manage.py collectstatic --no-input --verbosity 0
+	DEBUG=$${DEBUG:-1} $(PY) manage.py seed_demo
+	DEBUG=$${DEBUG:-1} $(PY) manage.py runplatform
+
+## Run the whole suite.  Starts the services it needs (PostgreSQL, Redis, Slurm, JupyterHub).
+test: $(STAMP)
+	bash ops/test-services.sh
+	set -a; source var/test-services.env; set +a; \
+	DEBUG=1 $(PY) -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: $(STAMP)
+	DEBUG=1 $(VENV)/bin/mypy academy courses notebooks
+
+bench: $(STAMP)
+	bash ops/test-services.sh
+	set -a; source var/test-services.env; set +a; \
+	DEBUG=1 $(PY) -m pytest tests/bench -m bench -s $(PYTEST_ARGS)
+
+clean:
+	rm -rf var test-artifacts .pytest_cache

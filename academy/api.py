@@ -1,0 +1,203 @@
+"""REST API of the people side (``/api/v1/``).  Querysets come from the access layer; writes
+go through services, so the API and the pages enforce the same rules."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import api_view
+from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from . import selectors, services
+from .models import Cohort, Institution, Membership, Role, User
+
+
+def django_errors(exc: DjangoValidationError) -> ValidationError:
+    if hasattr(exc, "error_dict"):
+        return ValidationError({k: [m for e in v for m in e.messages] for k, v in exc.error_dict.items()})
+    return ValidationError({"non_field_errors": exc.messages})
+
+
+class UserSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = User
+        fields = ["id", "username", "email", "first_name", "last_name", "is_staff"]
+        read_only_fields = fields
+
+
+class MembershipBriefSerializer(serializers.ModelSerializer):
+    institution = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["institution", "role"]
+
+
+class MeSerializer(UserSerializer):
+    memberships = MembershipBriefSerializer(many=True, read_only=True)
+    cohorts = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta(UserSerializer.Meta):
+        fields = [*UserSerializer.Meta.fields, "memberships", "cohorts"]
+        read_only_fields = fields
+
+
+@extend_schema(responses=MeSerializer)
+@api_view(["GET"])
+def me(request: Request) -> Response:
+    user = User.objects.prefetch_related("memberships__institution", "cohorts").get(pk=request.user.pk)
+    return Response(MeSerializer(user).data)
+
+
+class InstitutionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Institution
+        fields = ["id", "name", "slug", "kind", "created_at"]
+        read_only_fields = ["id", "created_at"]
+
+
+class InstitutionViewSet(viewsets.ModelViewSet):
+    serializer_class = InstitutionSerializer
+    filterset_fields = ["kind"]
+    search_fields = ["name"]
+    ordering_fields = ["name", "created_at"]
+    http_method_names = ["get", "post", "head", "options"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.institutions_for(self.request.user).order_by("name")
+
+    def perform_create(self, serializer):  # type: ignore[no-untyped-def]
+        try:
+            serializer.instance = services.institution_create(actor=self.request.user, **serializer.validated_data)
+        except DjangoPermissionDenied:
+            raise PermissionDenied from None
+
+
+class CohortSerializer(serializers.ModelSerializer):
+    institution = serializers.SlugRelatedField(slug_field="slug", queryset=Institution.objects.all())
+    member_count = serializers.IntegerField(read_only=True)
+
+    class Meta:
+        model = Cohort
+        fields = ["id", "institution", "name", "programme", "intake_year", "starts_on", "ends_on",
+                  "member_count"]
+        read_only_fields = ["id", "member_count"]
+
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            # Only institutions the actor may see are valid choices: others read as "does not exist".
+            self.fields["institution"].queryset = selectors.institutions_for(request.user)
+
+    def validate(self, attrs):  # type: ignore[no-untyped-def]
+        starts, ends = attrs.get("starts_on"), attrs.get("ends_on")
+        if starts and ends and ends < starts:
+            raise ValidationError({"ends_on": "The end date is before the start date."})
+        return attrs
+
+
+class CohortViewSet(viewsets.ModelViewSet):
+    serializer_class = CohortSerializer
+    filterset_fields = ["institution__slug", "intake_year"]
+    search_fields = ["name", "programme"]
+    ordering_fields = ["name", "intake_year"]
+    http_method_names = ["get", "post", "patch", "head", "options"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        from django.db.models import Count
+
+        return (
+            selectors.cohorts_for(self.request.user)
+            .annotate(member_count=Count("members", distinct=True))
+            .order_by("institution__name", "-intake_year", "name")
+        )
+
+    def perform_create(self, serializer):  # type: ignore[no-untyped-def]
+        try:
+            serializer.instance = services.cohort_create(actor=self.request.user, **serializer.validated_data)
+        except DjangoPermissionDenied:
+            raise PermissionDenied from None
+        except DjangoValidationError as exc:
+            raise django_errors(exc) from None
+        serializer.instance.member_count = 0
+
+    def perform_update(self, serializer):  # type: ignore[no-untyped-def]
+        data = dict(serializer.validated_data)
+        if "institution" in data and data.pop("institution") != serializer.instance.institution:
+            raise ValidationError({"institution": "A cohort cannot move between institutions."})
+        try:
+            services.cohort_update(actor=self.request.user, cohort=serializer.instance, **data)
+        except DjangoPermissionDenied:
+            raise PermissionDenied from None
+        except DjangoValidationError as exc:
+            raise django_errors(exc) from None
+
+
+class MembershipSerializer(serializers.ModelSerializer):
+    user = UserSerializer(read_only=True)
+    institution = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+
+    class Meta:
+        model = Membership
+        fields = ["id", "user", "institution", "role", "created_at"]
+        read_only_fields = fields
+
+
+class MembershipWriteSerializer(serializers.Serializer):
+    institution = serializers.SlugRelatedField(slug_field="slug", queryset=Institution.objects.none())
+    email = serializers.EmailField()
+    role = serializers.ChoiceField(choices=Role.choices)
+
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        request = self.context["request"]
+        self.fields["institution"].queryset = selectors.institutions_for(request.user)
+
+
+class MembershipViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
+):
+    """Memberships.  POST gives an existing person a role, or invites them by e-mail."""
+
+    serializer_class = MembershipSerializer
+    filterset_fields = ["institution__slug", "role"]
+    search_fields = ["user__email", "user__last_name", "user__username"]
+    ordering_fields = ["created_at", "user__last_name"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.memberships_for(self.request.user).order_by("institution__name", "user__username")
+
+    @extend_schema(request=MembershipWriteSerializer, responses={201: MembershipSerializer, 202: None})
+    def create(self, request: Request) -> Response:
+        write = MembershipWriteSerializer(data=request.data, context={"request": request})
+        write.is_valid(raise_exception=True)
+        institution = write.validated_data["institution"]
+        if not selectors.can_manage_institution(request.user, institution):
+            raise PermissionDenied
+        user = User.objects.filter(email__iexact=write.validated_data["email"]).first()
+        try:
+            if user is None:
+                services.invitation_create(
+                    actor=request.user, institution=institution,
+                    email=write.validated_data["email"], role=write.validated_data["role"],
+                )
+                return Response({"invited": write.validated_data["email"]}, status=status.HTTP_202_ACCEPTED)
+            membership = services.membership_set(
+                actor=request.user, institution=institution, user=user, role=write.validated_data["role"]
+            )
+        except DjangoValidationError as exc:
+            raise django_errors(exc) from None
+        return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+
+    def perform_destroy(self, instance):  # type: ignore[no-untyped-def]
+        try:
+            services.membership_remove(actor=self.request.user, membership=instance)
+        except DjangoPermissionDenied:
+            raise PermissionDenied from None
+        except DjangoValidationError as exc:
+            raise django_errors(exc) from None

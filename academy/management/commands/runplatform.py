@@ -1,0 +1,70 @@
+"""Run web, Celery worker and beat together in the foreground; Ctrl-C stops all three."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from django.conf import settings
+from django.core.management.base import BaseCommand
+
+from academy.demo import DEMO_ACCOUNTS, DEMO_PASSWORD
+
+
+class Command(BaseCommand):
+    help = "Start the web server, a Celery worker and Celery beat (the embedded default)."
+
+    def add_arguments(self, parser):  # type: ignore[no-untyped-def]
+        parser.add_argument("--host", default=os.environ.get("ACADEMY_HOST", "127.0.0.1"))
+        parser.add_argument("--port", type=int, default=int(os.environ.get("ACADEMY_PORT", "8300")))
+
+    def handle(self, *args, host: str, port: int, **options) -> None:  # type: ignore[no-untyped-def]
+        python = sys.executable
+        celery = [python, "-m", "celery", "-A", "academy"]
+        web = (
+            [python, "manage.py", "runserver", f"{host}:{port}", "--noreload"]
+            if settings.DEBUG
+            else [python, "-m", "gunicorn", "academy.wsgi", "-b", f"{host}:{port}", "-w", "2"]
+        )
+        commands = {
+            "web": web,
+            "worker": [*celery, "worker", "-l", "info", "-c", "2", "-n", "academy@%h"],
+            "beat": [*celery, "beat", "-l", "info"],
+        }
+        children = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
+        url = f"http://{host}:{port}/"
+        self.stdout.write(self.style.SUCCESS(f"\nAcademy is starting at {url}"))
+        self.stdout.write(f"Demo accounts (password '{DEMO_PASSWORD}'):")
+        for username, role in DEMO_ACCOUNTS:
+            self.stdout.write(f"  {username:<12} {role}")
+        self.stdout.write("Health: " + url + "healthz    API docs: " + url + "api/v1/docs/")
+        self.stdout.write("Press Ctrl-C to stop.\n")
+        stopping = False
+
+        def stop(*_: object) -> None:
+            nonlocal stopping
+            stopping = True
+
+        signal.signal(signal.SIGINT, stop)
+        signal.signal(signal.SIGTERM, stop)
+        try:
+            while not stopping:
+                for name, child in children.items():
+                    if child.poll() is not None:
+                        self.stderr.write(f"{name} exited with code {child.returncode}; stopping.")
+                        stopping = True
+                time.sleep(0.5)
+        finally:
+            for child in children.values():
+                if child.poll() is None:
+                    child.send_signal(signal.SIGTERM)
+            deadline = time.monotonic() + 15
+            for child in children.values():
+                try:
+                    child.wait(timeout=max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    child.kill()
+            self.stdout.write("Academy stopped.")

@@ -1,0 +1,21 @@
+"""OpenID Connect claims for JupyterHub's GenericOAuthenticator: the hub user is the
+cluster login (``preferred_username``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from oauth2_provider.oauth2_validators import OAuth2Validator
+
+
+class AcademyOAuth2Validator(OAuth2Validator):
+    oidc_claim_scope = None  # every claim below is released for the scopes the client holds
+
+    def get_additional_claims(self, request: Any) -> dict[str, Any]:
+        user = request.user
+        return {
+            "preferred_username": user.username,
+            "email": user.email,
+            "name": user.get_full_name() or user.username,
+            "groups": sorted(user.memberships.values_list("institution__slug", flat=True)),
+        }

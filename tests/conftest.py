@@ -1,0 +1,70 @@
+"""Suite-wide fixtures: fast password hashing, people of every role, the browser set-up."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from academy.models import Role
+
+from .factories import CohortFactory, InstitutionFactory, OperatorFactory, UserFactory, member
+
+# Playwright's sync API runs an event loop in the test thread; live_server tests use the ORM too.
+os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--disable-quic", "--no-first-run",
+    "--disable-default-apps", "--disable-extensions",
+]
+ARTIFACTS = Path(os.environ.get("TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts"))
+
+
+@pytest.fixture(autouse=True)
+def _fast_passwords(settings):  # type: ignore[no-untyped-def]
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+    settings.STORAGES = {
+        **settings.STORAGES,
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    }
+
+
+@pytest.fixture(scope="session")
+def browser_type_launch_args(browser_type_launch_args):  # type: ignore[no-untyped-def]
+    return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
+
+
+@pytest.fixture
+def artifacts() -> Path:
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    return ARTIFACTS
+
+
+@pytest.fixture
+def people(db):  # type: ignore[no-untyped-def]
+    """One person per role, across two institutions A and B."""
+    inst_a = InstitutionFactory(name="University A", slug="uni-a")
+    inst_b = InstitutionFactory(name="University B", slug="uni-b")
+    cohort_a = CohortFactory(institution=inst_a, name="A 2026")
+    cohort_b = CohortFactory(institution=inst_b, name="B 2026")
+    student = member(inst_a, Role.STUDENT, username="student")
+    cohort_a.members.add(student)
+    student_b = member(inst_b, Role.STUDENT, username="studentb")
+    cohort_b.members.add(student_b)
+
+    class People:
+        pass
+
+    p = People()
+    p.inst_a, p.inst_b, p.cohort_a, p.cohort_b = inst_a, inst_b, cohort_a, cohort_b
+    p.student = student
+    p.student_b = student_b
+    p.instructor = member(inst_a, Role.INSTRUCTOR, username="instructor")
+    p.admin_a = member(inst_a, Role.ADMIN, username="admina")
+    p.admin_b = member(inst_b, Role.ADMIN, username="adminb")
+    p.operator = OperatorFactory(username="operator")
+    p.outsider = UserFactory(username="outsider")
+    return p
