@@ -155,8 +155,9 @@ class MembershipWriteSerializer(serializers.Serializer):
 
     def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
-        request = self.context["request"]
-        self.fields["institution"].queryset = selectors.institutions_for(request.user)
+        request = self.context.get("request")
+        if request is not None:
+            self.fields["institution"].queryset = selectors.institutions_for(request.user)
 
 
 class MembershipViewSet(
