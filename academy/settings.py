@@ -136,6 +136,8 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     # Several processes (web, worker, beat) share the file: wait for locks instead of failing.
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
     DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
+    # A file, not memory, so that a real Celery worker started by a test sees the test data.
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-academy.sqlite3")}
 
 AUTH_USER_MODEL = "academy.User"
 AUTHENTICATION_BACKENDS = [
@@ -291,6 +293,7 @@ OAUTH2_PROVIDER = {
 # Celery: at-least-once delivery, so every task is idempotent.
 CELERY_BROKER_URL = env("CELERY_BROKER_URL", "filesystem://")
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
+CELERY_TASK_DEFAULT_QUEUE = env("CELERY_TASK_DEFAULT_QUEUE", "academy")
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
