@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 export DJANGO_SETTINGS_MODULE := academy.settings
 
-.PHONY: run test setup lint typecheck bench services clean
+.PHONY: run test setup lint typecheck bench services clean messages translations
 
 $(STAMP): requirements.lock pyproject.toml
 	@test -x $(PY) || "$$(bin/find-python)" -m venv $(VENV)
@@ -42,3 +42,9 @@ bench: $(STAMP)
 
 clean:
 	rm -rf var test-artifacts .pytest_cache
+
+## Extract translatable strings into locale/sr (Cyrillic); translate there, then `make translations`.
+messages: $(STAMP)
+	DEBUG=1 $(PY) manage.py makemessages -l sr --no-obsolete --ignore=.venv --ignore=var --ignore=tests --ignore=ops
+translations: $(STAMP)
+	DEBUG=1 $(PY) manage.py translit_messages

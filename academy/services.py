@@ -194,9 +194,9 @@ def invitation_create(
 
 
 def _send_invitation(invitation_id: int) -> None:
-    from .tasks import send_invitation_email
+    from .tasks import enqueue, send_invitation_email
 
-    send_invitation_email.delay(invitation_id)
+    enqueue(send_invitation_email, invitation_id)
 
 
 def invitation_link(invitation: Invitation) -> str:

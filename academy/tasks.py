@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import logging
 import socket
+from typing import Any
 
 from celery import shared_task
 from django.core.mail import send_mail
@@ -10,6 +12,21 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from .models import Invitation, WorkerHeartbeat
+
+logger = logging.getLogger(__name__)
+
+
+def enqueue(task: Any, *args: Any, **kwargs: Any) -> bool:
+    """Send a task to the broker, called from ``transaction.on_commit``.  The state change has
+    already committed, so a broker outage must not turn the request into an error: it is
+    logged for the operators, and the periodic sweeps pick the work up again."""
+    try:
+        task.apply_async(args=args, kwargs=kwargs, retry=True,
+                         retry_policy={"max_retries": 2, "interval_start": 0.2})
+    except Exception:
+        logger.exception("could not enqueue %s%r; the broker may be down", task.name, args)
+        return False
+    return True
 
 
 @shared_task(bind=True)
