@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpRequest, JsonResponse
+from oauth2_provider.decorators import protected_resource
 from oauth2_provider.oauth2_validators import OAuth2Validator
 
 
@@ -19,3 +21,19 @@ class AcademyOAuth2Validator(OAuth2Validator):
             "name": user.get_full_name() or user.username,
             "groups": sorted(user.memberships.values_list("institution__slug", flat=True)),
         }
+
+
+@protected_resource(scopes=["profile"])
+def userinfo(request: HttpRequest) -> JsonResponse:
+    """What JupyterHub's GenericOAuthenticator reads after the code exchange (``userdata_url``):
+    the hub user name is the cluster login."""
+    user = request.resource_owner
+    return JsonResponse(
+        {
+            "sub": str(user.pk),
+            "preferred_username": user.username,
+            "email": user.email,
+            "name": user.get_full_name() or user.username,
+            "groups": sorted(user.memberships.values_list("institution__slug", flat=True)),
+        }
+    )

@@ -9,7 +9,7 @@ from rest_framework.routers import DefaultRouter
 import courses.api
 import notebooks.api
 
-from . import api, health, views
+from . import api, health, oauth, views
 
 router = DefaultRouter()
 router.register("institutions", api.InstitutionViewSet, basename="institution")
@@ -43,6 +43,7 @@ urlpatterns = [
     path("institutions/<slug:slug>/cohorts/<int:pk>/", views.cohort_detail, name="cohort-detail"),
     path("institutions/<slug:slug>/cohorts/<int:pk>/edit/", views.cohort_edit, name="cohort-edit"),
     path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
+    path("oauth/userinfo", oauth.userinfo, name="oauth-userinfo"),
     path("api/v1/", include(api_patterns)),
     path("admin/", admin.site.urls),
     path("", include("courses.urls")),
