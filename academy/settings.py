@@ -85,6 +85,7 @@ INSTALLED_APPS = [
     "academy",
     "courses",
     "notebooks",
+    "notebooks.sessions",
 ]
 
 MIDDLEWARE = [
@@ -137,7 +138,10 @@ if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 20
     DATABASES["default"]["OPTIONS"]["transaction_mode"] = "IMMEDIATE"
     # A file, not memory, so that a real Celery worker started by a test sees the test data.
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test-academy.sqlite3")}
+    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / f"test-academy-{os.getpid()}.sqlite3")}
+else:
+    # One test database per test process: several suites may run at once on one machine.
+    DATABASES["default"]["TEST"] = {"NAME": f"test_{DATABASES['default']['NAME']}_{os.getpid()}"}
 
 AUTH_USER_MODEL = "academy.User"
 AUTHENTICATION_BACKENDS = [
@@ -322,6 +326,21 @@ CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "academy.tasks.heartbeat", "schedule": 30.0},
 }
 WORKER_HEARTBEAT_MAX_AGE = env_int("WORKER_HEARTBEAT_MAX_AGE", 120)
+
+# Lab sessions: the JupyterHub that spawns them, and Slurm's accounting.
+HUB_URL = env("ACADEMY_HUB_URL", "http://127.0.0.1:8000").rstrip("/")
+HUB_PUBLIC_URL = env("ACADEMY_HUB_PUBLIC_URL", HUB_URL).rstrip("/")
+HUB_API_TOKEN = env("ACADEMY_HUB_API_TOKEN")
+HUB_TIMEOUT = env_int("ACADEMY_HUB_TIMEOUT", 10)
+SLURM_COMMAND_PREFIX = env("ACADEMY_SLURM_COMMAND_PREFIX")
+SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 60)
+SESSION_EXTEND_MINUTES = env_int("SESSION_EXTEND_MINUTES", 30)
+SESSION_REFRESH_SECONDS = env_int("SESSION_REFRESH_SECONDS", 3)
+CELERY_BEAT_SCHEDULE.update({
+    "sessions-refresh": {"task": "labsessions.refresh_live", "schedule": 5.0},
+    "sessions-cull-idle": {"task": "labsessions.cull_idle", "schedule": 60.0},
+    "gpu-usage-sync": {"task": "labsessions.sync_usage", "schedule": 60.0},
+})
 
 LOGGING = {
     "version": 1,

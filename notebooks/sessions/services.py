@@ -1,0 +1,465 @@
+"""Lab sessions: open (after the budget check), follow, extend, stop, submit from the session;
+GPU usage from Slurm's accounting; idle culling.
+
+The hub is called from Celery tasks and from the short status refresh only; the web request
+that opens a lab just records the request and returns (the hub holds a spawn POST open for up
+to ~10 s)."""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied
+from django.db import IntegrityError, transaction
+from django.db.models import Q, Sum
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.text import slugify
+from django.utils.translation import gettext as _
+
+from academy.audit import audit
+from academy.models import Cohort, User
+from courses.models import CourseRun, Enrolment
+from notebooks.clients.hub import HubError, HubUnavailable, ServerState
+from notebooks.clients.slurm import QueueInfo, SlurmError, extend_job
+from notebooks.models import Lab
+from notebooks.selectors import LEARNING_STATES, can_grade_run
+
+from . import clients
+from .models import LIVE_STATES, CohortGpuBudget, GpuUsage, LabSession, SessionState
+
+logger = logging.getLogger(__name__)
+UNAVAILABLE = "The lab service is unavailable at the moment. Please try again in a few minutes."
+
+
+class SessionRefused(Exception):
+    """The session may not start (or be extended); the message is for the student."""
+
+
+def server_name_for(lab: Lab) -> str:
+    return f"lab-{lab.pk}"
+
+
+def notebook_path_for(lab: Lab) -> str:
+    return f"academy/{slugify(lab.title) or 'lab'}-{lab.pk}.ipynb"
+
+
+# ---- budgets -----------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class Budget:
+    label: str
+    limit_seconds: int | None  # None: no limit
+    used_seconds: int
+
+    @property
+    def left_seconds(self) -> int | None:
+        return None if self.limit_seconds is None else max(0, self.limit_seconds - self.used_seconds)
+
+    @property
+    def left_hours(self) -> float | None:
+        left = self.left_seconds
+        return None if left is None else left / 3600
+
+    @property
+    def limit_hours(self) -> float | None:
+        return None if self.limit_seconds is None else self.limit_seconds / 3600
+
+
+def _hours_to_seconds(hours: Decimal | None) -> int | None:
+    return None if hours is None else int(Decimal(hours) * 3600)
+
+
+def _used_seconds(usage_filter: Q, session_filter: Q) -> int:
+    """GPU-seconds recorded by Slurm, plus what live sessions without a record yet reserve."""
+    recorded = GpuUsage.objects.filter(usage_filter).aggregate(s=Sum("gpu_seconds"))["s"] or 0
+    reserved = 0
+    for gpus, minutes in (LabSession.objects.filter(session_filter, state__in=LIVE_STATES)
+                          .filter(usage__isnull=True).values_list("gpus", "walltime_minutes")):
+        reserved += gpus * minutes * 60
+    return int(recorded) + reserved
+
+
+def budgets_for(*, user: User, run: CourseRun, cohort: Cohort | None) -> list[Budget]:
+    budgets = [
+        Budget(_("your GPU time in this course"), _hours_to_seconds(run.gpu_hours_per_student),
+               _used_seconds(Q(run=run, user=user), Q(run=run, user=user))),
+        Budget(_("the course's GPU budget"), _hours_to_seconds(run.gpu_budget_hours),
+               _used_seconds(Q(run=run), Q(run=run))),
+    ]
+    if cohort is not None:
+        cohort_budget = CohortGpuBudget.objects.filter(run=run, cohort=cohort).first()
+        if cohort_budget is not None:
+            budgets.append(Budget(
+                _("your cohort's GPU budget"), _hours_to_seconds(cohort_budget.gpu_hours),
+                _used_seconds(Q(run=run, cohort=cohort), Q(run=run, cohort=cohort)),
+            ))
+    return budgets
+
+
+def _check_budget(*, user: User, run: CourseRun, cohort: Cohort | None, gpu_seconds: int) -> None:
+    if gpu_seconds <= 0:
+        return
+    for budget in budgets_for(user=user, run=run, cohort=cohort):
+        left = budget.left_seconds
+        if left is not None and gpu_seconds > left:
+            raise SessionRefused(
+                _("Not enough GPU time: this session needs %(need).1f GPU-hours, %(what)s has "
+                  "%(left).1f left.") % {"need": gpu_seconds / 3600, "what": budget.label,
+                                         "left": left / 3600}
+            )
+
+
+def _cohort_of(user: User, run: CourseRun) -> Cohort | None:
+    enrolment = Enrolment.objects.filter(run=run, user=user).select_related("cohort").first()
+    if enrolment is not None and enrolment.cohort is not None:
+        return enrolment.cohort
+    return user.cohorts.order_by("-intake_year").first()
+
+
+# ---- opening -----------------------------------------------------------------------------------
+
+def session_open(*, actor: User, lab: Lab) -> LabSession:
+    """Record the request for a session (checked: access, release, profile, budget) and enqueue
+    the spawn after commit.  An already live session is returned as it is."""
+    run = lab.run
+    is_student = Enrolment.objects.filter(run=run, user=actor, state__in=LEARNING_STATES).exists()
+    if not (is_student or can_grade_run(actor, run.pk)):
+        raise PermissionDenied
+    if lab.released_version_id is None:
+        raise SessionRefused(_("This lab is not released yet."))
+    profile = lab.resource_profile
+    if profile is None:
+        raise SessionRefused(_("This lab has no resource profile; ask the course staff."))
+    cohort = _cohort_of(actor, run)
+    if profile.allowed_runs.exists() and not profile.allowed_runs.filter(pk=run.pk).exists():
+        raise SessionRefused(_("This lab's resource profile is not available to this course."))
+    if profile.allowed_cohorts.exists() and not (
+        cohort is not None and profile.allowed_cohorts.filter(pk=cohort.pk).exists()
+    ):
+        raise SessionRefused(_("This lab's resource profile is not available to your cohort."))
+    live = LabSession.objects.filter(user=actor, lab=lab, state__in=LIVE_STATES).first()
+    if live is not None:
+        return live
+    walltime = profile.max_walltime_minutes
+    try:
+        with transaction.atomic():
+            # Serialise budget checks of one run: two clicks cannot both spend the last hour.
+            CourseRun.objects.select_for_update().get(pk=run.pk)
+            _check_budget(user=actor, run=run, cohort=cohort, gpu_seconds=profile.gpus * walltime * 60)
+            session = LabSession.objects.create(
+                user=actor, lab=lab, run=run, cohort=cohort, server_name=server_name_for(lab),
+                partition=profile.partition, gpus=profile.gpus, cpus=profile.cpus,
+                memory_gb=profile.memory_gb, walltime_minutes=walltime,
+            )
+            audit(actor, "session.open", session, institution=cohort.institution if cohort else None,
+                  lab=lab.pk, gpus=profile.gpus, partition=profile.partition)
+            transaction.on_commit(lambda: _enqueue_start(session.pk))
+    except IntegrityError:
+        # A concurrent request created the live session first.
+        return LabSession.objects.get(user=actor, lab=lab, state__in=LIVE_STATES)
+    return session
+
+
+def _enqueue_start(session_id: int) -> None:
+    from academy.tasks import enqueue
+
+    from .tasks import start_session
+
+    if not enqueue(start_session, session_id):
+        LabSession.objects.filter(pk=session_id, state=SessionState.REQUESTED).update(
+            state=SessionState.FAILED, failure_reason=UNAVAILABLE, ended_at=timezone.now(),
+            ended_reason="failed")
+
+
+def hub_options(session: LabSession) -> dict[str, object]:
+    minutes = session.walltime_minutes
+    return {
+        "partition": session.partition,
+        "gpus": session.gpus,
+        "cpus": session.cpus,
+        "memory": f"{session.memory_gb}G",
+        "runtime": f"{minutes // 60:02d}:{minutes % 60:02d}:00",
+    }
+
+
+def session_start(*, session_id: int) -> LabSession | None:
+    """Ask the hub for the named server (idempotent: only a REQUESTED session is started)."""
+    claimed = LabSession.objects.filter(pk=session_id, state=SessionState.REQUESTED).update(
+        state=SessionState.STARTING, refreshed_at=timezone.now())
+    session = LabSession.objects.select_related("user", "lab").get(pk=session_id)
+    if not claimed:
+        return session
+    hub = clients.hub()
+    t0 = time.monotonic()
+    try:
+        hub.ensure_user(session.user.username)
+        state = hub.start_server(session.user.username, session.server_name, hub_options(session))
+    except HubUnavailable as exc:
+        logger.error("hub unavailable while starting session %s: %s", session.pk, exc)
+        return _fail(session, UNAVAILABLE)
+    except HubError as exc:
+        logger.warning("hub refused session %s: %s", session.pk, exc)
+        return _fail(session, _("The cluster refused the session: %(msg)s") % {"msg": exc.message})
+    logger.info("session %s: hub answered %s in %.2f s", session.pk, state.status, time.monotonic() - t0)
+    return _apply(session, state)
+
+
+def _fail(session: LabSession, reason: str) -> LabSession:
+    LabSession.objects.filter(pk=session.pk, state__in=LIVE_STATES).update(
+        state=SessionState.FAILED, failure_reason=reason[:500], ended_at=timezone.now(),
+        ended_reason="failed")
+    session.refresh_from_db()
+    return session
+
+
+# ---- following ---------------------------------------------------------------------------------
+
+def _queue_info(job_id: str) -> QueueInfo | None:
+    if not job_id:
+        return None
+    try:
+        return clients.slurm().queue_info(job_id)
+    except SlurmError as exc:
+        logger.warning("squeue failed for job %s: %s", job_id, exc)
+        return None
+
+
+def _apply(session: LabSession, state: ServerState) -> LabSession:
+    """Fold the hub's view (and Slurm's queue) into the session row."""
+    now = timezone.now()
+    fields: dict[str, object] = {"refreshed_at": now}
+    if state.job_id:
+        fields["slurm_job_id"] = state.job_id
+    if state.last_activity:
+        fields["last_activity_at"] = parse_datetime(state.last_activity)
+    job_id = state.job_id or session.slurm_job_id
+    if state.ready:
+        info = _queue_info(job_id)
+        started = session.started_at or (parse_datetime(state.started) if state.started else None) or now
+        fields.update(state=SessionState.RUNNING, server_url=state.url or "", pending_reason="",
+                      expected_start=None, started_at=started,
+                      ends_at=started + timedelta(minutes=session.walltime_minutes))
+        if info is not None and info.nodes:
+            fields["node"] = info.nodes
+    elif state.pending:
+        info = _queue_info(job_id)
+        if info is not None and info.pending:
+            fields.update(state=SessionState.QUEUED, pending_reason=info.reason_text,
+                          expected_start=info.expected_start)
+        else:
+            fields.update(state=SessionState.STARTING, pending_reason="", expected_start=None)
+            if info is not None and info.nodes:
+                fields["node"] = info.nodes
+    elif state.status == "stopping":
+        fields["state"] = SessionState.STOPPING
+    else:  # stopped: the hub no longer runs it
+        if session.state == SessionState.STOPPING:
+            fields.update(state=SessionState.ENDED, ended_at=now)
+        elif session.state in LIVE_STATES:
+            reason = _("The session ended unexpectedly.")
+            record = None
+            if job_id:
+                try:
+                    record = clients.slurm().job(job_id)
+                except SlurmError:
+                    record = None
+            if record is not None and record.state == "TIMEOUT":
+                fields.update(state=SessionState.ENDED, ended_at=now, ended_reason="walltime")
+            else:
+                if record is not None:
+                    reason = _("The job ended on the cluster (%(state)s).") % {"state": record.state_raw}
+                fields.update(state=SessionState.FAILED, failure_reason=reason, ended_at=now,
+                              ended_reason="failed")
+    # Only a live row changes: a refresh racing a stop cannot resurrect an ended session.
+    LabSession.objects.filter(pk=session.pk, state__in=LIVE_STATES).update(**fields)
+    session.refresh_from_db()
+    if session.state == SessionState.RUNNING and session.files_placed_at is None:
+        _place_files(session)
+    return session
+
+
+def session_refresh(session: LabSession) -> LabSession:
+    if not session.is_live or session.state == SessionState.REQUESTED:
+        return session
+    try:
+        state = clients.hub().server_state(session.user.username, session.server_name)
+    except HubUnavailable as exc:
+        logger.error("hub unavailable while refreshing session %s: %s", session.pk, exc)
+        return session
+    return _apply(session, state)
+
+
+def _place_files(session: LabSession) -> None:
+    """Put the student version into the server, unless the student's own work is already there
+    (their home directory persists between sessions)."""
+    lab = session.lab
+    path = notebook_path_for(lab)
+    hub = clients.hub()
+    try:
+        try:
+            hub.get_file(session.user.username, session.server_name, path)
+            exists = True
+        except HubError as exc:
+            if exc.status != 404:
+                raise
+            exists = False
+        if not exists:
+            version = lab.released_version
+            with version.student.open("rb") as fh:
+                hub.add_file(session.user.username, session.server_name, path, fh.read())
+    except (HubError, HubUnavailable) as exc:
+        logger.warning("could not place files for session %s: %s", session.pk, exc)
+        return
+    LabSession.objects.filter(pk=session.pk).update(files_placed_at=timezone.now())
+    session.files_placed_at = timezone.now()
+
+
+def connect_url(session: LabSession) -> str:
+    base = settings.HUB_PUBLIC_URL
+    url = session.server_url or f"/user/{session.user.username}/{session.server_name}/"
+    return f"{base}{url.rstrip('/')}/lab/tree/{notebook_path_for(session.lab)}"
+
+
+# ---- stopping, extending, submitting -----------------------------------------------------------
+
+def _can_act(actor: User, session: LabSession) -> bool:
+    return session.user_id == actor.pk or can_grade_run(actor, session.run_id)
+
+
+def session_stop(*, actor: User | None, session: LabSession, reason: str = "stopped") -> LabSession:
+    if actor is not None and not _can_act(actor, session):
+        raise PermissionDenied
+    if not session.is_live:
+        return session
+    LabSession.objects.filter(pk=session.pk, state__in=LIVE_STATES).update(
+        state=SessionState.STOPPING, ended_reason=reason)
+    try:
+        state = clients.hub().stop_server(session.user.username, session.server_name, wait=15)
+    except HubUnavailable as exc:
+        logger.error("hub unavailable while stopping session %s: %s", session.pk, exc)
+        raise SessionRefused(UNAVAILABLE) from None
+    session.refresh_from_db()
+    session = _apply(session, state)
+    audit(actor, "session.stop", session, reason=reason)
+    return session
+
+
+def session_extend(*, actor: User, session: LabSession, minutes: int | None = None) -> LabSession:
+    if not _can_act(actor, session):
+        raise PermissionDenied
+    minutes = minutes or settings.SESSION_EXTEND_MINUTES
+    if session.state != SessionState.RUNNING or not session.slurm_job_id:
+        raise SessionRefused(_("Only a running session can be extended."))
+    profile = session.lab.resource_profile
+    limit = profile.max_walltime_minutes * 2 if profile else session.walltime_minutes
+    if session.walltime_minutes + minutes > limit:
+        raise SessionRefused(_("This session cannot be extended any further."))
+    with transaction.atomic():
+        CourseRun.objects.select_for_update().get(pk=session.run_id)
+        _check_budget(user=session.user, run=session.run, cohort=session.cohort,
+                      gpu_seconds=session.gpus * minutes * 60)
+        try:
+            extend_job(clients.slurm(), session.slurm_job_id, minutes)
+        except SlurmError as exc:
+            logger.error("could not extend job %s: %s", session.slurm_job_id, exc)
+            raise SessionRefused(UNAVAILABLE) from None
+        LabSession.objects.filter(pk=session.pk).update(
+            walltime_minutes=session.walltime_minutes + minutes,
+            ends_at=(session.ends_at or timezone.now()) + timedelta(minutes=minutes))
+        audit(actor, "session.extend", session, minutes=minutes)
+    session.refresh_from_db()
+    return session
+
+
+def session_submit(*, actor: User, session: LabSession):  # type: ignore[no-untyped-def]
+    """Pull the notebook from the running server and submit it like an upload."""
+    from notebooks.models import SubmissionSource
+    from notebooks.services import submission_create
+
+    if session.user_id != actor.pk:
+        raise PermissionDenied
+    if session.state != SessionState.RUNNING:
+        raise SessionRefused(_("The session is not running."))
+    try:
+        notebook = clients.hub().get_file(actor.username, session.server_name,
+                                          notebook_path_for(session.lab))
+    except HubUnavailable:
+        raise SessionRefused(UNAVAILABLE) from None
+    except HubError as exc:
+        raise SessionRefused(
+            _("Could not read the notebook from your session: %(msg)s") % {"msg": exc.message}
+        ) from None
+    content = json.dumps(notebook).encode()
+    return submission_create(actor=actor, lab=session.lab, content=content,
+                             source=SubmissionSource.SESSION)
+
+
+# ---- periodic work -----------------------------------------------------------------------------
+
+def refresh_live_sessions(limit: int = 200) -> int:
+    sessions = (LabSession.objects.filter(state__in=LIVE_STATES).exclude(state=SessionState.REQUESTED)
+                .select_related("user", "lab__released_version").order_by("refreshed_at")[:limit])
+    count = 0
+    for session in sessions:
+        session_refresh(session)
+        count += 1
+    return count
+
+
+def cull_idle_sessions(now: datetime | None = None) -> int:
+    """Stop running sessions idle for SESSION_IDLE_MINUTES; record the GPU time saved."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(minutes=settings.SESSION_IDLE_MINUTES)
+    culled = 0
+    for session in LabSession.objects.filter(state=SessionState.RUNNING).select_related("user", "lab"):
+        last = session.last_activity_at or session.started_at
+        if last is None or last > cutoff:
+            continue
+        saved = 0
+        if session.ends_at is not None:
+            saved = max(0, int((session.ends_at - now).total_seconds())) * session.gpus
+        try:
+            session_stop(actor=None, session=session, reason="idle")
+        except SessionRefused:
+            continue
+        LabSession.objects.filter(pk=session.pk).update(gpu_seconds_saved=saved)
+        audit(None, "session.cull_idle", session, gpu_seconds_saved=saved)
+        culled += 1
+    return culled
+
+
+def sync_usage(days: int = 14) -> int:
+    """Upsert GpuUsage from sacct for jobs of Academy's sessions, joined through the job id."""
+    since = timezone.now() - timedelta(days=days)
+    sessions = {
+        s.slurm_job_id: s
+        for s in LabSession.objects.filter(requested_at__gte=since).exclude(slurm_job_id="")
+        .filter(Q(usage__isnull=True) | Q(usage__finished=False))
+    }
+    if not sessions:
+        return 0
+    records = clients.slurm().jobs_since(since, job_ids=list(sessions))
+    count = 0
+    for record in records:
+        session = sessions.get(record.job_id)
+        if session is None:
+            continue
+        GpuUsage.objects.update_or_create(
+            job_id=record.job_id,
+            defaults={
+                "session": session, "user_id": session.user_id, "run_id": session.run_id,
+                "cohort_id": session.cohort_id, "partition": record.partition or session.partition,
+                "state": record.state, "gpus": record.gpus, "elapsed_seconds": record.elapsed_seconds,
+                "gpu_seconds": record.gpu_seconds, "started_at": record.start, "ended_at": record.end,
+                "finished": record.finished,
+            },
+        )
+        count += 1
+    return count
