@@ -43,10 +43,24 @@ fi
 # Chromium for Playwright (Playwright's own browser download is not used).
 CHROMIUM=${CHROMIUM_PATH:-/usr/bin/chromium}
 [[ -x $CHROMIUM ]] || apt_install chromium
-# gettext is not needed: compiled translations are committed.
+# xgettext: the i18n test checks that the catalogues hold every string of the code.
+command -v xgettext >/dev/null || apt_install gettext
 
-# Slurm + JupyterHub
-if [[ ${ACADEMY_SKIP_CLUSTER:-0} != 1 && -x ops/cluster/up.sh ]]; then
+# Slurm + JupyterHub.  The hub logs users in through Academy (OAuth2): the browser tests run
+# Academy's live server on a fixed address that the hub's OAuth URLs name.
+LIVE=${ACADEMY_TEST_LIVESERVER:-127.0.0.1:8310}
+HUB_PUBLIC=http://127.0.0.1:${ACADEMY_HUB_PORT:-8000}
+[[ -s var/hub-oauth-secret ]] || head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' > var/hub-oauth-secret
+OAUTH_SECRET=$(cat var/hub-oauth-secret)
+export ACADEMY_HUB_AUTH=${ACADEMY_HUB_AUTH:-oauth}
+export ACADEMY_HUB_OAUTH_CLIENT_ID=${ACADEMY_HUB_OAUTH_CLIENT_ID:-academy-test-hub}
+export ACADEMY_HUB_OAUTH_CLIENT_SECRET=${ACADEMY_HUB_OAUTH_CLIENT_SECRET:-$OAUTH_SECRET}
+export ACADEMY_HUB_OAUTH_CALLBACK_URL=${ACADEMY_HUB_OAUTH_CALLBACK_URL:-$HUB_PUBLIC/hub/oauth_callback}
+export ACADEMY_HUB_OAUTH_AUTHORIZE_URL=${ACADEMY_HUB_OAUTH_AUTHORIZE_URL:-http://$LIVE/o/authorize/}
+export ACADEMY_HUB_OAUTH_TOKEN_URL=${ACADEMY_HUB_OAUTH_TOKEN_URL:-http://$LIVE/o/token/}
+export ACADEMY_HUB_OAUTH_USERDATA_URL=${ACADEMY_HUB_OAUTH_USERDATA_URL:-http://$LIVE/oauth/userinfo}
+export ACADEMY_HUB_OAUTH_SCOPE=${ACADEMY_HUB_OAUTH_SCOPE:-profile email}
+if [[ ${ACADEMY_SKIP_CLUSTER:-0} != 1 ]]; then
   bash ops/cluster/up.sh
 fi
 
@@ -55,6 +69,10 @@ STATE=${ACADEMY_CLUSTER_STATE:-/var/lib/academy-cluster}
   echo "DATABASE_URL=${DATABASE_URL:-postgresql://postgres@$PG_HOST:$PG_PORT/academy}"
   echo "CELERY_BROKER_URL=${CELERY_BROKER_URL:-redis://127.0.0.1:$REDIS_PORT/0}"
   echo "CHROMIUM_PATH=$CHROMIUM"
+  echo "DJANGO_LIVE_TEST_SERVER_ADDRESS=$LIVE"
+  echo "ACADEMY_HUB_OAUTH_CLIENT_ID=$ACADEMY_HUB_OAUTH_CLIENT_ID"
+  echo "ACADEMY_HUB_OAUTH_CLIENT_SECRET=$ACADEMY_HUB_OAUTH_CLIENT_SECRET"
+  echo "ACADEMY_HUB_OAUTH_CALLBACK_URL=$ACADEMY_HUB_OAUTH_CALLBACK_URL"
   if [[ -f $STATE/academy.env ]]; then cat "$STATE/academy.env"; fi
 } > var/test-services.env
 say "services up; settings in var/test-services.env"

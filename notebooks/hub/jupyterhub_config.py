@@ -1,0 +1,214 @@
+# JupyterHub configuration shipped with Academy. Driven entirely by environment variables;
+# ops/cluster/README.md lists them all with defaults. Run with:
+#   jupyterhub -f notebooks/hub/jupyterhub_config.py
+# (ops/cluster/up.sh does that with the variables from $ACADEMY_CLUSTER_STATE/hub.env).
+import os
+import secrets
+import shutil
+import sys
+
+c = get_config()  # noqa: F821  (injected by JupyterHub)
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+
+from options import Limits, format_runtime, options_from_form  # noqa: E402
+
+
+def env(name, default=""):
+    return os.environ.get(name, default)
+
+
+def env_bool(name, default=False):
+    v = os.environ.get(name)
+    return default if v is None else v.strip().lower() in ("1", "true", "yes", "on")
+
+
+STATE = env("ACADEMY_CLUSTER_STATE", "/var/lib/academy-cluster")
+DATA = env("ACADEMY_HUB_DATA_DIR", os.path.join(STATE, "hub"))
+os.makedirs(DATA, exist_ok=True)
+VENV_BIN = os.path.dirname(sys.executable)  # the hub venv; jobs run its batchspawner-singleuser
+
+# --- network ------------------------------------------------------------------------------------
+c.JupyterHub.bind_url = "http://{}:{}{}".format(
+    env("ACADEMY_HUB_BIND_IP", "127.0.0.1"),
+    env("ACADEMY_HUB_PORT", "8000"),
+    env("ACADEMY_HUB_BASE_URL", "/"),
+)
+c.JupyterHub.hub_ip = env("ACADEMY_HUB_API_IP", "127.0.0.1")
+c.JupyterHub.hub_port = int(env("ACADEMY_HUB_API_PORT", "8081"))
+if env("ACADEMY_HUB_CONNECT_IP"):  # multi-node: address the compute nodes use to reach the hub
+    c.JupyterHub.hub_connect_ip = env("ACADEMY_HUB_CONNECT_IP")
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{}".format(
+    env("ACADEMY_HUB_PROXY_API_PORT", "8001")
+)
+_chp = env("ACADEMY_HUB_PROXY_CMD") or os.path.join(
+    STATE, "node_modules/.bin/configurable-http-proxy"
+)
+if not os.path.exists(_chp):
+    _chp = shutil.which("configurable-http-proxy") or _chp
+c.ConfigurableHTTPProxy.command = [_chp]
+c.ConfigurableHTTPProxy.pid_file = os.path.join(DATA, "proxy.pid")
+
+# --- persistence --------------------------------------------------------------------------------
+c.JupyterHub.db_url = env(
+    "ACADEMY_HUB_DB_URL", "sqlite:///" + os.path.join(DATA, "jupyterhub.sqlite")
+)
+c.JupyterHub.cookie_secret_file = os.path.join(DATA, "jupyterhub_cookie_secret")
+c.JupyterHub.pid_file = os.path.join(DATA, "jupyterhub.pid")
+# Running jobs survive a hub restart: the hub re-adds their proxy routes on start.
+c.JupyterHub.cleanup_servers = False
+c.JupyterHub.allow_named_servers = True  # one named server per lab
+c.JupyterHub.named_server_limit_per_user = int(env("ACADEMY_HUB_NAMED_SERVER_LIMIT", "0"))
+
+# --- servers: options (partition / gpus / cpus / memory / runtime) -----------------------------
+LIMITS = Limits.from_env()
+c.Spawner.options_from_form = options_from_form  # never keeps _xsrf or unknown fields
+c.Spawner.options_form = (
+    '<label for="partition">Partition</label><select class="form-control" name="partition">'
+    + "".join(
+        f'<option value="{p}">{p} (up to {n} GPU)</option>' for p, n in LIMITS.partitions.items()
+    )
+    + '</select><label for="gpus">GPUs</label>'
+    '<input class="form-control" type="number" name="gpus" value="0" min="0" '
+    f'max="{max(LIMITS.partitions.values())}"/>'
+    '<label for="runtime">Run time (HH:MM:SS)</label>'
+    f'<input class="form-control" name="runtime" value="{format_runtime(LIMITS.default_runtime)}"/>'
+)
+c.Spawner.start_timeout = int(env("ACADEMY_HUB_START_TIMEOUT", "300"))
+c.Spawner.http_timeout = int(env("ACADEMY_HUB_HTTP_TIMEOUT", "120"))
+# how often the hub checks that a server (Slurm job) is still alive: a scancel'd / timed-out job
+# shows up as stopped after at most this many seconds
+c.Spawner.poll_interval = int(env("ACADEMY_HUB_POLL_INTERVAL", "10"))
+
+SPAWNER = env("ACADEMY_HUB_SPAWNER", "local")
+if SPAWNER == "slurm":
+    from spawner import SafeSlurmSpawner, make_account_hook, make_apply_user_options
+
+    c.JupyterHub.spawner_class = SafeSlurmSpawner
+    c.Spawner.apply_user_options = make_apply_user_options(LIMITS)
+    # pitfall 3: sbatch --export=<keepvars> also applies to the inner srun; sudo resets PATH
+    c.SlurmSpawner.req_prologue = env("ACADEMY_HUB_JOB_PROLOGUE", f"export PATH={VENV_BIN}:$PATH")
+    c.SlurmSpawner.req_keepvars_extra = "PATH"
+    c.SlurmSpawner.exec_prefix = env("ACADEMY_HUB_EXEC_PREFIX", "sudo -E -u {username}")
+    c.SlurmSpawner.batchspawner_singleuser_cmd = os.path.join(VENV_BIN, "batchspawner-singleuser")
+    if env("ACADEMY_SLURM_QOS"):
+        c.SlurmSpawner.req_qos = env("ACADEMY_SLURM_QOS")
+    c.SlurmSpawner.startup_poll_interval = 1.0
+    c.SafeSlurmSpawner.job_check_interval = 3.0
+    if env_bool("ACADEMY_HUB_CREATE_ACCOUNTS", False):
+        # single-node dev/test cluster only: create Unix account + Slurm association on spawn.
+        # On a real cluster accounts come from LDAP and the platform manages sacctmgr.
+        c.Spawner.pre_spawn_hook = make_account_hook(env("ACADEMY_SLURM_ACCOUNT", "training"))
+elif SPAWNER == "local":
+    # embedded default: everything runs as the hub's Unix user (dev/demo only)
+    from options import OptionsError, validate_options
+    from tornado import web
+
+    def _validate_only(spawner, user_options):
+        try:
+            validate_options(user_options, LIMITS)
+        except OptionsError as e:
+            raise web.HTTPError(400, str(e)) from None
+
+    c.JupyterHub.spawner_class = "simple"
+    c.Spawner.apply_user_options = _validate_only
+    c.SimpleLocalProcessSpawner.home_dir_template = os.path.join(DATA, "homes", "{username}")
+    if os.geteuid() == 0:
+        c.Spawner.args = ["--allow-root"]
+else:
+    raise ValueError(f"ACADEMY_HUB_SPAWNER must be slurm or local, not {SPAWNER!r}")
+
+# --- authentication ----------------------------------------------------------------------------
+AUTH = env("ACADEMY_HUB_AUTH", "shared-password")
+c.Authenticator.admin_users = {u for u in env("ACADEMY_HUB_ADMIN_USERS").split(",") if u}
+if AUTH == "oauth":
+    # Academy (django-oauth-toolkit) is the OAuth2/OIDC provider
+    c.JupyterHub.authenticator_class = "generic-oauth"
+    g = c.GenericOAuthenticator
+    g.client_id = env("ACADEMY_HUB_OAUTH_CLIENT_ID")
+    g.client_secret = env("ACADEMY_HUB_OAUTH_CLIENT_SECRET")
+    g.oauth_callback_url = env("ACADEMY_HUB_OAUTH_CALLBACK_URL")  # https://<hub>/hub/oauth_callback
+    g.authorize_url = env("ACADEMY_HUB_OAUTH_AUTHORIZE_URL")  # <academy>/o/authorize/
+    g.token_url = env("ACADEMY_HUB_OAUTH_TOKEN_URL")  # <academy>/o/token/
+    g.userdata_url = env("ACADEMY_HUB_OAUTH_USERDATA_URL")  # <academy>/o/userinfo/
+    g.scope = env("ACADEMY_HUB_OAUTH_SCOPE", "openid profile email").split()
+    g.username_claim = env("ACADEMY_HUB_OAUTH_USERNAME_CLAIM", "preferred_username")
+    g.enable_pkce = True
+    g.login_service = env("ACADEMY_HUB_OAUTH_LOGIN_SERVICE", "Academy")
+    if env("ACADEMY_HUB_OAUTH_LOGOUT_URL"):
+        g.logout_redirect_url = env("ACADEMY_HUB_OAUTH_LOGOUT_URL")
+    groups = [x for x in env("ACADEMY_HUB_OAUTH_ALLOWED_GROUPS").split(",") if x]
+    if groups:
+        g.manage_groups = True
+        g.auth_state_groups_key = env("ACADEMY_HUB_OAUTH_GROUPS_KEY", "oauth_user.groups")
+        g.allowed_groups = set(groups)
+    else:
+        c.Authenticator.allow_all = True
+    if env("JUPYTERHUB_CRYPT_KEY"):
+        c.Authenticator.enable_auth_state = True
+elif AUTH == "shared-password":
+    # tests / dev only
+    c.JupyterHub.authenticator_class = "shared-password"
+    c.SharedPasswordAuthenticator.user_password = env(
+        "ACADEMY_HUB_SHARED_PASSWORD"
+    ) or secrets.token_hex(16)
+    if env("ACADEMY_HUB_ADMIN_PASSWORD"):  # must be >= 32 chars
+        c.SharedPasswordAuthenticator.admin_password = env("ACADEMY_HUB_ADMIN_PASSWORD")
+    c.Authenticator.allow_all = True
+else:
+    raise ValueError(f"ACADEMY_HUB_AUTH must be oauth or shared-password, not {AUTH!r}")
+
+# --- services -----------------------------------------------------------------------------------
+services = []
+roles = []
+if env("ACADEMY_HUB_API_TOKEN"):
+    # the Academy platform (HubClient): least scopes it needs
+    services.append({"name": "academy", "api_token": env("ACADEMY_HUB_API_TOKEN")})
+    roles.append(
+        {
+            "name": "academy-platform",
+            "services": ["academy"],
+            "scopes": [
+                "admin:users",  # create users
+                "admin:servers",  # start / stop named servers
+                "admin:server_state",  # read state.job_id (Slurm job id)
+                "admin:groups",
+                "tokens",
+                "list:users",
+                "read:hub",
+                "access:servers",  # Jupyter contents API through the proxy
+            ],
+        }
+    )
+
+CULL_IDLE = int(env("ACADEMY_HUB_CULL_IDLE_TIMEOUT", "0"))
+if CULL_IDLE > 0:
+    try:
+        import jupyterhub_idle_culler  # noqa: F401
+    except ImportError:
+        print("jupyterhub-idle-culler not installed; idle culling disabled", file=sys.stderr)
+    else:
+        services.append(
+            {
+                "name": "idle-culler",
+                "command": [
+                    sys.executable,
+                    "-m",
+                    "jupyterhub_idle_culler",
+                    f"--timeout={CULL_IDLE}",
+                    f"--cull-every={max(60, CULL_IDLE // 10)}",
+                ],
+            }
+        )
+        roles.append(
+            {
+                "name": "idle-culler",
+                "services": ["idle-culler"],
+                "scopes": ["list:users", "read:users:activity", "read:servers", "delete:servers"],
+            }
+        )
+c.JupyterHub.services = services
+c.JupyterHub.load_roles = roles
+
+c.JupyterHub.log_level = env("ACADEMY_HUB_LOG_LEVEL", "INFO")

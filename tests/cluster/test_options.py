@@ -1,0 +1,119 @@
+"""Unit tests: validation of lab server options (notebooks/hub/options.py), no hub needed."""
+
+import pytest
+
+from notebooks.hub.options import (
+    Limits,
+    OptionsError,
+    options_from_form,
+    parse_partitions,
+    parse_runtime,
+    validate_options,
+)
+
+LIMITS = Limits(
+    partitions={"cpu": 0, "gpu": 4},
+    max_cpus=2,
+    max_memory_mb=8192,
+    max_runtime=8 * 3600,
+    default_runtime=3600,
+    default_partition="cpu",
+)
+
+
+def test_defaults():
+    v = validate_options({}, LIMITS)
+    assert (v.partition, v.gpus, v.cpus, v.memory_mb, v.runtime) == ("cpu", 0, 1, None, "01:00:00")
+    assert v.slurm_req() == {
+        "partition": "cpu",
+        "gres": "",
+        "nprocs": "1",
+        "memory": "",
+        "runtime": "01:00:00",
+    }
+    assert validate_options(None, LIMITS) == v
+
+
+def test_gpu_request():
+    v = validate_options(
+        {"partition": "gpu", "gpus": 2, "cpus": "2", "memory": "4G", "runtime": "00:30:00"}, LIMITS
+    )
+    assert v.slurm_req() == {
+        "partition": "gpu",
+        "gres": "gpu:2",
+        "nprocs": "2",
+        "memory": "4096M",
+        "runtime": "00:30:00",
+    }
+
+
+def test_form_strings_accepted():
+    v = validate_options(
+        options_from_form(
+            {
+                "partition": ["gpu"],
+                "gpus": ["1"],
+                "runtime": ["2:00:00"],
+                "_xsrf": ["abc"],
+                "prologue": ["x"],
+            }
+        ),
+        LIMITS,
+    )
+    assert (v.partition, v.gpus, v.runtime) == ("gpu", 1, "02:00:00")
+
+
+@pytest.mark.parametrize(
+    "opts, message",
+    [
+        ({"partition": "gpu\n#SBATCH --gres=gpu:4"}, "partition must be one of"),
+        ({"partition": "gpu "}, "partition must be one of"),
+        ({"partition": ["gpu"]}, "partition must be one of"),
+        ({"partition": "debug"}, "partition must be one of"),
+        ({"partition": "cpu", "gpus": 1}, "gpus must be 0..0 on partition cpu"),
+        ({"partition": "gpu", "gpus": 5}, "gpus must be 0..4"),
+        ({"partition": "gpu", "gpus": -1}, "gpus must be 0..4"),
+        ({"partition": "gpu", "gpus": "-1"}, "gpus must be an integer"),
+        ({"partition": "gpu", "gpus": "1\n#SBATCH --gres=gpu:4"}, "gpus must be an integer"),
+        ({"partition": "gpu", "gpus": True}, "gpus must be an integer"),
+        ({"partition": "gpu", "gpus": 1.5}, "gpus must be an integer"),
+        ({"cpus": 0}, "cpus must be 1..2"),
+        ({"cpus": 3}, "cpus must be 1..2"),
+        ({"memory": "9G"}, "memory must be at most"),
+        ({"memory": "4G; rm -rf /"}, "memory must look like"),
+        ({"runtime": "08:00:01"}, "runtime must be between"),
+        ({"runtime": "00:00:00"}, "runtime must be between"),
+        ({"runtime": "1:00:00\n#SBATCH -p gpu"}, "runtime must look like"),
+        ({"runtime": "1-00:00:00"}, "runtime must look like"),
+        ({"prologue": "touch /tmp/pwned"}, "unknown option(s): prologue"),
+        ({"partition": "gpu", "options": "--gres=gpu:4"}, "unknown option(s): options"),
+        ({"srun": "bash -c id", "epilogue": "x"}, "unknown option(s): epilogue, srun"),
+        ("gpu", "options must be an object"),
+    ],
+)
+def test_rejected(opts, message):
+    with pytest.raises(OptionsError) as exc:
+        validate_options(opts, LIMITS)
+    assert message in str(exc.value)
+
+
+def test_max_runtime_boundary():
+    assert validate_options({"runtime": "08:00:00"}, LIMITS).runtime_seconds == 8 * 3600
+    assert parse_runtime("05:30") == 330
+
+
+def test_limits_from_env():
+    lim = Limits.from_env(
+        {
+            "ACADEMY_HUB_PARTITIONS": "gpu:8,cpu:0",
+            "ACADEMY_HUB_MAX_RUNTIME": "02:00:00",
+            "ACADEMY_HUB_MAX_CPUS": "16",
+            "ACADEMY_HUB_MAX_MEMORY": "64G",
+        }
+    )
+    assert dict(lim.partitions) == {"gpu": 8, "cpu": 0}
+    assert lim.default_partition == "gpu"
+    assert lim.max_runtime == 7200 and lim.max_cpus == 16 and lim.max_memory_mb == 65536
+    assert validate_options({"gpus": 8}, lim).slurm_req()["gres"] == "gpu:8"
+    with pytest.raises(ValueError):
+        parse_partitions("gpu;rm:1")
