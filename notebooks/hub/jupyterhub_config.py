@@ -135,6 +135,8 @@ if AUTH == "oauth":
     g.scope = env("ACADEMY_HUB_OAUTH_SCOPE", "openid profile email").split()
     g.username_claim = env("ACADEMY_HUB_OAUTH_USERNAME_CLAIM", "preferred_username")
     g.enable_pkce = True
+    # Straight to Academy's sign-in: a student already signed in to Academy never sees a hub page.
+    c.Authenticator.auto_login = True
     g.login_service = env("ACADEMY_HUB_OAUTH_LOGIN_SERVICE", "Academy")
     if env("ACADEMY_HUB_OAUTH_LOGOUT_URL"):
         g.logout_redirect_url = env("ACADEMY_HUB_OAUTH_LOGOUT_URL")
