@@ -251,8 +251,11 @@ def _apply(session: LabSession, state: ServerState) -> LabSession:
     elif state.pending:
         info = _queue_info(job_id)
         if info is not None and info.pending:
+            expected = info.expected_start
+            if expected is not None and timezone.is_naive(expected):
+                expected = expected.astimezone()  # Slurm prints the cluster's local time
             fields.update(state=SessionState.QUEUED, pending_reason=info.reason_text,
-                          expected_start=info.expected_start)
+                          expected_start=expected)
         else:
             fields.update(state=SessionState.STARTING, pending_reason="", expected_start=None)
             if info is not None and info.nodes:

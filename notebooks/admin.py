@@ -1,0 +1,72 @@
+"""Operators' view of the labs side.  Submissions, versions and grading runs are immutable
+records: read-only here (changes go through the services, which audit them)."""
+
+from django.contrib import admin
+
+from .models import (
+    Extension,
+    GradingRun,
+    Lab,
+    LabDataFile,
+    LabVersion,
+    ManualGrade,
+    ResourceProfile,
+    Submission,
+)  # fmt: skip
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):
+    def has_add_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(ResourceProfile)
+class ResourceProfileAdmin(admin.ModelAdmin):
+    list_display = ["name", "partition", "gpus", "cpus", "memory_gb", "max_walltime_minutes"]
+    filter_horizontal = ["allowed_runs", "allowed_cohorts"]
+
+
+@admin.register(Lab)
+class LabAdmin(admin.ModelAdmin):
+    list_display = ["title", "run", "due_at", "late_policy", "released_version"]
+    list_filter = ["late_policy", "feedback_release"]
+    list_select_related = ["run__course", "released_version"]
+    search_fields = ["title"]
+    raw_id_fields = ["run", "category", "released_version", "created_by"]
+
+
+@admin.register(LabVersion)
+class LabVersionAdmin(ReadOnlyAdmin):
+    list_display = ["lab", "number", "max_score", "created_at", "created_by"]
+    list_select_related = ["lab", "created_by"]
+
+
+@admin.register(Submission)
+class SubmissionAdmin(ReadOnlyAdmin):
+    list_display = ["lab", "student", "attempt", "submitted_at", "status", "score", "max_score"]
+    list_filter = ["status", "source"]
+    list_select_related = ["lab", "student"]
+    search_fields = ["student__username", "lab__title"]
+
+
+@admin.register(GradingRun)
+class GradingRunAdmin(ReadOnlyAdmin):
+    list_display = [
+        "submission",
+        "number",
+        "status",
+        "outcome",
+        "score",
+        "deliveries",
+        "worker",
+        "finished_at",
+    ]
+    list_filter = ["status", "outcome"]
+
+
+admin.site.register(Extension)
+admin.site.register(LabDataFile, ReadOnlyAdmin)
+admin.site.register(ManualGrade, ReadOnlyAdmin)

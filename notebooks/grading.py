@@ -1,0 +1,197 @@
+"""The thin adapter between the Django side and the grader library (``notebooks.grader``).
+
+Everything the services need from the grader goes through here: validating a source notebook,
+releasing it, parsing a submission and grading one.  The adapter turns the library's results
+into plain dicts for the database, and removes anything a student must never see (hidden test
+code) from the per-cell output before it is stored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from notebooks.grader import format as fmt
+from notebooks.grader.release import release as _release
+from notebooks.grader.validate import CellError, NotebookInvalid, parse, validate
+
+__all__ = [
+    "CellError",
+    "GradeResult",
+    "GraderUnavailable",
+    "NotebookInvalid",
+    "OUTPUT_LIMIT",
+    "graded_cells",
+    "grade",
+    "hidden_lines",
+    "parse",
+    "release",
+    "scrub",
+    "validate",
+]
+
+OUTPUT_LIMIT = 20_000  # characters of output kept per cell for the feedback
+
+
+class GraderUnavailable(RuntimeError):
+    """The grading infrastructure failed (kernel did not start, sandbox could not be set up):
+    worth a retry.  Failures of the student's code are results, never this."""
+
+
+@dataclass
+class GradeResult:
+    score: float
+    max_score: float
+    needs_manual: bool
+    # {grade_id: {"score": float|None, "max_score": float, "kind": str, "output": str}}
+    cells: dict[str, dict[str, Any]] = field(default_factory=dict)
+    outcome: str = "ok"  # ok / timeout / memory / crash / output / invalid
+    reason: str = ""
+
+
+def release(source: bytes) -> str:
+    return _release(source)
+
+
+def graded_cells(source: bytes) -> list[dict[str, Any]]:
+    """The nbgrader cells of a (valid) source notebook, in order, without their code."""
+    nb = parse(source)
+    out = []
+    for cell in nb.cells:
+        kind = fmt.cell_kind(cell)
+        if kind == fmt.FREE:
+            continue
+        out.append(
+            {
+                "grade_id": fmt.grade_id(cell),
+                "kind": kind,
+                "cell_type": cell.cell_type,
+                "points": fmt.points(cell) if kind in (fmt.TEST, fmt.MANUAL, fmt.TASK) else 0.0,
+            }
+        )
+    return out
+
+
+def hidden_lines(source: bytes) -> set[str]:
+    """The (stripped, non-trivial) lines of every hidden-test block of a source notebook."""
+    lines: set[str] = set()
+    for cell in parse(source).cells:
+        inside = False
+        for line in fmt.source_text(cell).splitlines():
+            stripped = line.strip()
+            if stripped.startswith(fmt.BEGIN_HIDDEN):
+                inside = True
+            elif stripped.startswith(fmt.END_HIDDEN):
+                inside = False
+            elif inside and len(stripped) > 3:
+                lines.add(stripped)
+    return lines
+
+
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def scrub(text: str, hidden: set[str]) -> str:
+    """Output as a student may see it: no colour codes, no line quoting hidden test code, and
+    capped in length.  A traceback quotes the failing source line: that line goes too."""
+    text = _ANSI.sub("", text)
+    if hidden:
+        kept = []
+        for line in text.splitlines():
+            bare = re.sub(r"^\s*(-+>\s*)?\d*\s*", "", line).strip()
+            if bare in hidden or any(h in line for h in hidden if len(h) > 8):
+                kept.append("[hidden test]")
+            else:
+                kept.append(line)
+        text = "\n".join(kept)
+    if len(text) > OUTPUT_LIMIT:
+        text = text[:OUTPUT_LIMIT] + "\n[output truncated]"
+    return text
+
+
+def _as_dict(value: Any) -> Any:
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return dataclasses.asdict(value)
+    return value
+
+
+# The grader's run status -> GradingRun.outcome
+_OUTCOMES = {
+    "ok": "ok",
+    "timeout": "timeout",
+    "memory_limit": "memory",
+    "crashed": "crash",
+    "output_limit": "output",
+}
+
+
+def grade(
+    *,
+    source: bytes,
+    submission: bytes,
+    released: bytes | None = None,
+    data_files: dict[str, bytes] | None = None,
+    timeout: float | None = None,
+    pool: Any = None,
+) -> GradeResult:
+    """Grade ``submission`` against ``source`` in the grader's sandbox.
+
+    ``timeout`` is the per-cell limit; ``pool`` a kernel pool of this worker process (kernels
+    started ahead of need, never reused).  Raises NotebookInvalid for a submission that is not
+    a notebook, GraderUnavailable when the sandbox itself fails."""
+    from notebooks.grader.grade import grade as grader_grade
+    from notebooks.grader.sandbox import Limits, SandboxError
+
+    kwargs: dict[str, Any] = {"data_files": data_files or None, "released_nb": released}
+    if pool is not None:
+        kwargs["pool"] = pool
+    elif timeout is not None:
+        kwargs["limits"] = Limits(cell_timeout=timeout)
+    try:
+        result = grader_grade(source, submission, **kwargs)
+    except SandboxError as exc:
+        raise GraderUnavailable(str(exc)) from exc
+    raw = _as_dict(result)
+    raw["outcome"] = _OUTCOMES.get(str(raw.get("status", "ok")), "crash")
+    if raw["outcome"] != "ok":
+        raw.setdefault(
+            "reason",
+            {
+                "timeout": "time limit reached",
+                "memory": "memory limit reached",
+                "crash": "the kernel crashed",
+                "output": "output limit reached",
+            }[raw["outcome"]],
+        )
+    return normalise(raw, hidden=hidden_lines(source))
+
+
+def normalise(raw: dict[str, Any], *, hidden: set[str]) -> GradeResult:
+    """The grader's result (the ``grade_notebook --json`` shape, plus optional per-cell
+    ``output``/``kind`` and a top-level ``outcome``/``reason``) as a GradeResult."""
+    cells: dict[str, dict[str, Any]] = {}
+    for gid, cell in (raw.get("cells") or {}).items():
+        cell = _as_dict(cell)
+        output = cell.get("output") or ""
+        if isinstance(output, list):
+            output = "\n".join(str(o) for o in output)
+        cells[gid] = {
+            "score": None if cell.get("score") is None else float(cell["score"]),
+            "max_score": float(cell.get("max_score") or 0),
+            "kind": cell.get("kind", ""),
+            "output": scrub(str(output), hidden),
+            "error": scrub(str(cell.get("error") or ""), hidden),
+        }
+    outcome = raw.get("outcome") or "ok"
+    return GradeResult(
+        score=float(raw.get("score") or 0),
+        max_score=float(raw.get("max_score") or 0),
+        needs_manual=bool(raw.get("needs_manual_grade", raw.get("needs_manual", False))),
+        cells=cells,
+        outcome=str(outcome),
+        reason=str(raw.get("reason") or "")[:500],
+    )

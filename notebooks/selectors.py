@@ -1,0 +1,325 @@
+"""Reads of the labs side, scoped to the acting user.
+
+Who sees what:
+- operators: everything;
+- course staff (instructors and TAs of a run, ``CourseStaff``): the run's labs, versions and
+  every submission; instructors also manage the labs, TAs grade;
+- students: released labs of runs they are (or were) actively enrolled in, and only their own
+  submissions;
+- institution admins: read-only over their institution's students' submissions.
+Anything else is a 404 in the views: an outsider learns nothing, not even that a lab exists.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.http import Http404
+
+from academy.models import User
+from academy.selectors import admin_institution_ids, is_operator
+from courses.models import CourseRun, CourseStaff, Enrolment, EnrolmentState, StaffRole
+
+from . import gradebook as gb
+from .models import FeedbackRelease, Lab, ManualGrade, Submission, SubmissionStatus
+
+LEARNING_STATES = [EnrolmentState.ACTIVE, EnrolmentState.COMPLETED]
+
+
+def _staff_roles(user: User) -> dict[int, str]:
+    if not user.is_authenticated:
+        return {}
+    cached = getattr(user, "_notebooks_staff_roles", None)
+    if cached is None:
+        cached = dict(CourseStaff.objects.filter(user=user).values_list("run_id", "role"))
+        user._notebooks_staff_roles = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def staff_run_ids(user: User) -> set[int]:
+    return set(_staff_roles(user))
+
+
+def can_manage_run(user: User, run_id: int) -> bool:
+    """Create and edit labs, upload versions, release, regrade: instructors of the run."""
+    return is_operator(user) or _staff_roles(user).get(run_id) == StaffRole.INSTRUCTOR
+
+
+def can_grade_run(user: User, run_id: int) -> bool:
+    """Grade by hand, see every submission: any staff of the run."""
+    return is_operator(user) or run_id in _staff_roles(user)
+
+
+def runs_for_staff(user: User) -> QuerySet[CourseRun]:
+    qs = CourseRun.objects.select_related("course")
+    if is_operator(user):
+        return qs
+    return qs.filter(pk__in=staff_run_ids(user))
+
+
+def labs_for(user: User) -> QuerySet[Lab]:
+    qs = Lab.objects.select_related("run__course", "released_version", "category")
+    if is_operator(user):
+        return qs
+    if not user.is_authenticated:
+        return qs.none()
+    enrolled = Enrolment.objects.filter(user=user, state__in=LEARNING_STATES).values("run_id")
+    condition = Q(run_id__in=staff_run_ids(user)) | Q(
+        run_id__in=Subquery(enrolled), released_version__isnull=False
+    )
+    return qs.filter(condition)
+
+
+def lab_for(user: User, pk: int) -> Lab:
+    lab = labs_for(user).filter(pk=pk).first()
+    if lab is None:
+        raise Http404
+    return lab
+
+
+def managed_lab(user: User, pk: int) -> Lab:
+    lab = lab_for(user, pk)
+    if not can_manage_run(user, lab.run_id):
+        raise Http404
+    return lab
+
+
+def graded_lab(user: User, pk: int) -> Lab:
+    lab = lab_for(user, pk)
+    if not can_grade_run(user, lab.run_id):
+        raise Http404
+    return lab
+
+
+def submissions_for(user: User) -> QuerySet[Submission]:
+    qs = Submission.objects.select_related("lab__run__course", "student", "latest_run")
+    if is_operator(user):
+        return qs
+    if not user.is_authenticated:
+        return qs.none()
+    condition = Q(student=user) | Q(lab__run_id__in=staff_run_ids(user))
+    admin_of = admin_institution_ids(user)
+    if admin_of:
+        condition |= Q(student__memberships__institution_id__in=admin_of)
+        return qs.filter(condition).distinct()
+    return qs.filter(condition)
+
+
+def submission_for(user: User, pk: int) -> Submission:
+    sub = submissions_for(user).filter(pk=pk).first()
+    if sub is None:
+        raise Http404
+    return sub
+
+
+def own_submissions(user: User, lab: Lab) -> QuerySet[Submission]:
+    return Submission.objects.filter(lab=lab, student=user).order_by("-attempt")
+
+
+def feedback_visible(submission: Submission, viewer: User) -> bool:
+    """Staff always see it; the student once it is released (or at once, by lab setting)."""
+    if viewer.pk != submission.student_id:
+        return True
+    if submission.status not in (SubmissionStatus.GRADED, SubmissionStatus.FAILED):
+        return False
+    lab = submission.lab
+    return (
+        submission.feedback_released
+        or lab.feedback_released_at is not None
+        or lab.feedback_release == FeedbackRelease.IMMEDIATE
+    )
+
+
+@dataclass
+class FeedbackCell:
+    grade_id: str
+    kind: str
+    score: Decimal | float | None
+    max_score: float
+    output: str
+    comment: str = ""
+    manual: bool = False
+
+
+def feedback(submission: Submission) -> list[FeedbackCell]:
+    """Per-cell scores, comments and (scrubbed) test output of the latest grading run.
+    Built only from the stored, scrubbed run: hidden test code is never part of it."""
+    run = submission.latest_run
+    if run is None:
+        return []
+    manual = {m.grade_id: m for m in submission.manual_grades.all()}
+    cells = []
+    for gid, cell in run.cells.items():
+        m = manual.get(gid)
+        cells.append(
+            FeedbackCell(
+                grade_id=gid,
+                kind=cell.get("kind", ""),
+                score=m.score if m else cell.get("score"),
+                max_score=cell.get("max_score", 0),
+                output=cell.get("output", ""),
+                comment=m.comment if m else "",
+                manual=m is not None,
+            )
+        )
+    return cells
+
+
+def manual_queue(lab: Lab) -> list[tuple[Submission, str]]:
+    """(submission, grade_id) pairs still waiting for a human, oldest submission first; only
+    the latest attempt of each student counts."""
+    latest = Submission.objects.filter(lab=lab, student=OuterRef("student")).order_by("-attempt")
+    subs = (
+        Submission.objects.filter(lab=lab, status=SubmissionStatus.NEEDS_MANUAL)
+        .filter(attempt=Subquery(latest.values("attempt")[:1]))
+        .select_related("latest_run", "student")
+        .prefetch_related("manual_grades")
+        .order_by("submitted_at", "id")
+    )
+    queue = []
+    for sub in subs:
+        done = {m.grade_id for m in sub.manual_grades.all()}
+        for gid, cell in (sub.latest_run.cells if sub.latest_run else {}).items():
+            if cell.get("score") is None and gid not in done:
+                queue.append((sub, gid))
+    return queue
+
+
+# ---------------------------------------------------------------------------- gradebook
+
+
+@dataclass
+class GradebookCell:
+    submission_id: int | None = None
+    status: str = ""
+    raw_percent: Decimal | None = None
+    penalty: Decimal = Decimal(0)
+    percent: Decimal | None = None
+    late_seconds: int = 0
+
+
+@dataclass
+class GradebookRow:
+    student: User
+    cohort: str
+    cells: list[GradebookCell] = field(default_factory=list)
+    course_grade: Decimal | None = None
+    passed: bool = False
+
+
+@dataclass
+class Gradebook:
+    run: CourseRun
+    labs: list[Lab]
+    rows: list[GradebookRow]
+
+    def distribution(self, bins: int = 10) -> list[int]:
+        counts = [0] * bins
+        for row in self.rows:
+            if row.course_grade is not None:
+                counts[min(int(row.course_grade // (100 // bins)), bins - 1)] += 1
+        return counts
+
+
+def _course_grade(run: CourseRun, labs: list[Lab], cells: list[GradebookCell]) -> Decimal | None:
+    """The run's policy (courses.grading) over the labs' percents after penalties; a missing
+    submission counts 0.  Without categories, every lab is in one category, weighted by the
+    labs' weights (notebooks.gradebook)."""
+    categories = list(run.categories.all())  # prefetched
+    if categories:
+        from courses.grading import course_grade
+
+        scores: dict[str, list[Decimal]] = defaultdict(list)
+        for lab, cell in zip(labs, cells, strict=True):
+            if lab.category is not None:
+                scores[lab.category.name].append(cell.percent or Decimal(0))
+        return course_grade(run, scores).percentage
+    items = [
+        gb.Item(weight=lab.weight, percent=cell.percent)
+        for lab, cell in zip(labs, cells, strict=True)
+    ]
+    return gb.course_grade([gb.Category(weight=Decimal(100), items=items)])
+
+
+def gradebook(user: User, run_id: int, *, cohort_id: int | None = None) -> Gradebook:
+    """Students × labs of a run with late penalties and the course grade.
+
+    A constant number of queries whatever the number of students and labs: the run, the
+    labs, the enrolments (with users and cohorts), the latest submissions, the categories.
+    Staff see every student; an institution admin only their institution's students.
+    """
+    run = (
+        CourseRun.objects.select_related("course")
+        .prefetch_related("categories")
+        .filter(pk=run_id)
+        .first()
+    )
+    if run is None:
+        raise Http404
+    admin_of = admin_institution_ids(user)
+    if not can_grade_run(user, run_id) and not admin_of:
+        raise Http404
+    labs = list(Lab.objects.filter(run=run).select_related("category").order_by("due_at", "id"))
+    enrolments = (
+        Enrolment.objects.filter(run=run, state__in=LEARNING_STATES)
+        .select_related("user", "cohort")
+        .order_by("user__last_name", "user__first_name", "user__username")
+    )
+    if cohort_id:
+        enrolments = enrolments.filter(cohort_id=cohort_id)
+    if not can_grade_run(user, run_id):
+        enrolments = enrolments.filter(user__memberships__institution_id__in=admin_of).distinct()
+        if not enrolments.exists():
+            raise Http404
+    enrolments_list = list(enrolments)
+    latest = Submission.objects.filter(lab=OuterRef("lab"), student=OuterRef("student")).order_by(
+        "-attempt"
+    )
+    subs = (
+        Submission.objects.filter(lab__run=run, student_id__in=[e.user_id for e in enrolments_list])
+        .filter(attempt=Subquery(latest.values("attempt")[:1]))
+        .only("id", "lab_id", "student_id", "status", "score", "max_score", "late_seconds")
+    )
+    by_key = {(s.lab_id, s.student_id): s for s in subs}
+    rows = []
+    for enrolment in enrolments_list:
+        row = GradebookRow(
+            student=enrolment.user, cohort=enrolment.cohort.name if enrolment.cohort else ""
+        )
+        row.cells = [lab_cell(lab, by_key.get((lab.pk, enrolment.user_id))) for lab in labs]
+        row.course_grade = _course_grade(run, labs, row.cells)
+        row.passed = row.course_grade is not None and row.course_grade >= run.pass_mark
+        rows.append(row)
+    return Gradebook(run=run, labs=labs, rows=rows)
+
+
+def lab_cell(lab: Lab, sub: Submission | None) -> GradebookCell:
+    if sub is None:
+        return GradebookCell()
+    raw = gb.percent(sub.score, sub.max_score)
+    penalty = gb.late_penalty_percent(
+        policy=lab.late_policy,
+        late_seconds=sub.late_seconds,
+        rate_percent=lab.late_penalty_percent,
+        cap_percent=lab.late_penalty_cap_percent,
+    )
+    return GradebookCell(
+        submission_id=sub.pk,
+        status=sub.status,
+        raw_percent=raw,
+        penalty=penalty,
+        percent=None if raw is None else gb.apply_penalty(raw, penalty),
+        late_seconds=sub.late_seconds,
+    )
+
+
+def manual_grades_of(submission: Submission) -> dict[str, ManualGrade]:
+    return {m.grade_id: m for m in submission.manual_grades.all()}
+
+
+def version_context(lab: Lab) -> dict[str, Any]:
+    return {"versions": list(lab.versions.select_related("created_by"))}

@@ -1,0 +1,525 @@
+"""Writes of the labs side.  Each service checks the actor's right, changes state in one
+transaction, writes an audit row, and enqueues grading only after commit.
+
+Grading is at-least-once (acks_late, reject_on_worker_lost): ``grading_run_execute`` may run
+twice for the same (submission, number), concurrently or after a worker died.  It is safe:
+the GradingRun is keyed by (submission, number), a stale number does nothing, and the result
+is written by a conditional UPDATE that only the first finisher wins.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.base import ContentFile
+from django.db import transaction
+from django.db.models import F, Max
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from academy.audit import audit
+from academy.models import User
+from courses.models import CourseRun, Enrolment
+
+from . import grading
+from .models import (
+    Extension,
+    GradingOutcome,
+    GradingRun,
+    GradingRunStatus,
+    Lab,
+    LabDataFile,
+    LabVersion,
+    ManualGrade,
+    Submission,
+    SubmissionSource,
+    SubmissionStatus,
+)
+from .selectors import LEARNING_STATES, can_grade_run, can_manage_run
+
+log = logging.getLogger(__name__)
+
+LAB_FIELDS = {
+    "title",
+    "instructions",
+    "opens_at",
+    "due_at",
+    "late_policy",
+    "late_penalty_percent",
+    "late_penalty_cap_percent",
+    "attempt_limit",
+    "category",
+    "weight",
+    "resource_profile",
+    "feedback_release",
+    "anonymous_grading",
+}
+
+
+def _require(condition: bool) -> None:
+    if not condition:
+        raise PermissionDenied
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _max_bytes() -> int:
+    return int(getattr(settings, "NOTEBOOK_MAX_BYTES", 20 * 1024 * 1024))
+
+
+def _grading_timeout() -> float:
+    return float(getattr(settings, "NOTEBOOK_GRADING_TIMEOUT", 30))
+
+
+class NotebookRejected(ValidationError):
+    """An upload that cannot be used; ``cell_errors`` holds the grader's per-cell errors."""
+
+    def __init__(self, cell_errors: list[grading.CellError]):
+        self.cell_errors = cell_errors
+        super().__init__([str(e) for e in cell_errors], code="notebook_invalid")
+
+
+# ------------------------------------------------------------------------------ labs
+
+
+def _check_lab_fields(lab: Lab) -> None:
+    if lab.category is not None and lab.category.run_id != lab.run_id:
+        raise ValidationError({"category": _("The category belongs to another run.")})
+    lab.full_clean(exclude=["released_version"])
+
+
+def lab_create(*, actor: User, run: CourseRun, **fields: Any) -> Lab:
+    _require(can_manage_run(actor, run.pk))
+    unknown = set(fields) - LAB_FIELDS
+    if unknown:
+        raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}")
+    lab = Lab(run=run, created_by=actor, **fields)
+    _check_lab_fields(lab)
+    with transaction.atomic():
+        lab.save()
+        audit(actor, "lab.create", lab)
+    return lab
+
+
+def lab_update(*, actor: User, lab: Lab, **fields: Any) -> Lab:
+    _require(can_manage_run(actor, lab.run_id))
+    unknown = set(fields) - LAB_FIELDS
+    if unknown:
+        raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}")
+    changes = {k: str(v) for k, v in fields.items() if getattr(lab, k) != v}
+    for key, value in fields.items():
+        setattr(lab, key, value)
+    _check_lab_fields(lab)
+    with transaction.atomic():
+        lab.save()
+        audit(actor, "lab.update", lab, changes=changes)
+    return lab
+
+
+def lab_version_upload(*, actor: User, lab: Lab, content: bytes) -> LabVersion:
+    """Store a new immutable source version and its student version.
+
+    The grader validates it first; when invalid, NotebookRejected carries every per-cell error
+    and nothing is stored."""
+    _require(can_manage_run(actor, lab.run_id))
+    try:
+        warnings = grading.validate(content, max_bytes=_max_bytes())
+        student = grading.release(content).encode()
+        cells = grading.graded_cells(content)
+    except grading.NotebookInvalid as exc:
+        raise NotebookRejected(exc.errors) from None
+    max_score = sum(Decimal(str(c["points"])) for c in cells)
+    with transaction.atomic():
+        # The lab row lock numbers versions without gaps or duplicates.
+        Lab.objects.select_for_update().filter(pk=lab.pk).first()
+        number = (lab.versions.aggregate(n=Max("number"))["n"] or 0) + 1
+        version = LabVersion(
+            lab=lab,
+            number=number,
+            source_sha256=_sha256(content),
+            student_sha256=_sha256(student),
+            max_score=max_score,
+            cells=cells,
+            warnings=[str(w) for w in warnings],
+            created_by=actor,
+        )
+        version.source.save("source.ipynb", ContentFile(content), save=False)
+        version.student.save("student.ipynb", ContentFile(student), save=False)
+        version.save()
+        audit(actor, "lab.version_upload", lab, version=number, sha256=version.source_sha256)
+    return version
+
+
+def lab_release(*, actor: User, lab: Lab, version: LabVersion | None = None) -> Lab:
+    """Give students a version (the latest by default).  Re-releasing a fixed version is how
+    a test is corrected; regrade afterwards to apply it to earlier submissions."""
+    _require(can_manage_run(actor, lab.run_id))
+    version = version or lab.versions.order_by("-number").first()
+    if version is None or version.lab_id != lab.pk:
+        raise ValidationError(_("Upload a source notebook before releasing the lab."))
+    with transaction.atomic():
+        lab.released_version = version
+        lab.released_at = timezone.now()
+        lab.save(update_fields=["released_version", "released_at"])
+        audit(actor, "lab.release", lab, version=version.number)
+    return lab
+
+
+def lab_data_file_add(*, actor: User, lab: Lab, name: str, content: bytes) -> LabDataFile:
+    _require(can_manage_run(actor, lab.run_id))
+    safe = Path(name).name
+    if not safe or safe.startswith(".") or safe.endswith(".ipynb"):
+        raise ValidationError({"name": _("Give the data file a plain name (not a notebook).")})
+    with transaction.atomic():
+        LabDataFile.objects.filter(lab=lab, name=safe).delete()
+        data = LabDataFile(lab=lab, name=safe, sha256=_sha256(content), size=len(content))
+        data.file.save(safe, ContentFile(content), save=False)
+        data.save()
+        audit(actor, "lab.data_file_add", lab, name=safe, sha256=data.sha256)
+    return data
+
+
+def extension_grant(*, actor: User, lab: Lab, student: User, due_at: datetime) -> Extension:
+    _require(can_manage_run(actor, lab.run_id))
+    with transaction.atomic():
+        ext, _created = Extension.objects.update_or_create(
+            lab=lab, student=student, defaults={"due_at": due_at, "granted_by": actor}
+        )
+        audit(
+            actor, "lab.extension_grant", lab, student=student.username, due_at=due_at.isoformat()
+        )
+    return ext
+
+
+# ----------------------------------------------------------------------- submissions
+
+
+def late_seconds(*, lab: Lab, student: User, at: datetime) -> int:
+    ext = (
+        Extension.objects.filter(lab=lab, student=student).values_list("due_at", flat=True).first()
+    )
+    due = max(lab.due_at, ext) if ext else lab.due_at
+    return max(0, int((at - due).total_seconds()))
+
+
+def submission_create(
+    *,
+    actor: User,
+    lab: Lab,
+    content: bytes,
+    source: str = SubmissionSource.UPLOAD,
+) -> Submission:
+    """A student's submission (an upload, or a pull from the running session).
+
+    Stamped with the server's clock; the attempt number and lateness are computed here.
+    Grading is enqueued after commit."""
+    now = timezone.now()
+    if lab.released_version_id is None or (lab.opens_at and now < lab.opens_at):
+        raise ValidationError({"file": _("This lab is not open for submissions.")})
+    if not Enrolment.objects.filter(
+        run_id=lab.run_id, user=actor, state__in=LEARNING_STATES
+    ).exists():
+        raise PermissionDenied
+    if source not in SubmissionSource.values:
+        raise ValidationError({"source": _("Unknown submission source.")})
+    try:
+        grading.parse(content, max_bytes=_max_bytes())
+    except grading.NotebookInvalid as exc:
+        raise NotebookRejected(exc.errors) from None
+    with transaction.atomic():
+        Lab.objects.select_for_update().filter(pk=lab.pk).first()
+        attempt = (
+            Submission.objects.filter(lab=lab, student=actor).aggregate(n=Max("attempt"))["n"] or 0
+        ) + 1
+        if lab.attempt_limit and attempt > lab.attempt_limit:
+            raise ValidationError(
+                {"file": _("You have used all %(n)d attempts.") % {"n": lab.attempt_limit}}
+            )
+        sub = Submission(
+            lab=lab,
+            student=actor,
+            attempt=attempt,
+            sha256=_sha256(content),
+            size=len(content),
+            source=source,
+            submitted_at=now,
+            late_seconds=late_seconds(lab=lab, student=actor, at=now),
+        )
+        sub.file.save("submission.ipynb", ContentFile(content), save=False)
+        sub.save()
+        audit(
+            actor,
+            "submission.create",
+            sub,
+            attempt=attempt,
+            sha256=sub.sha256,
+            late_seconds=sub.late_seconds,
+            source=source,
+        )
+        _enqueue(sub.pk, sub.grading_number)
+    return sub
+
+
+def _enqueue(submission_id: int, number: int) -> None:
+    from .tasks import grade_submission
+
+    transaction.on_commit(lambda: grade_submission.delay(submission_id, number))
+
+
+def submission_regrade(*, actor: User, submission: Submission) -> Submission:
+    """Grade again (with the lab's released version), keeping the earlier runs as history."""
+    _require(can_manage_run(actor, submission.lab.run_id))
+    with transaction.atomic():
+        Submission.objects.filter(pk=submission.pk).update(
+            grading_number=F("grading_number") + 1,
+            status=SubmissionStatus.QUEUED,
+            reason="",
+        )
+        submission.refresh_from_db()
+        audit(actor, "submission.regrade", submission, number=submission.grading_number)
+        _enqueue(submission.pk, submission.grading_number)
+    return submission
+
+
+def lab_regrade(*, actor: User, lab: Lab) -> int:
+    _require(can_manage_run(actor, lab.run_id))
+    with transaction.atomic():
+        subs = Submission.objects.select_for_update().filter(lab=lab)
+        subs.update(
+            grading_number=F("grading_number") + 1, status=SubmissionStatus.QUEUED, reason=""
+        )
+        pairs = list(subs.values_list("pk", "grading_number"))
+        audit(actor, "lab.regrade", lab, submissions=len(pairs))
+        for pk, number in pairs:
+            _enqueue(pk, number)
+    return len(pairs)
+
+
+@dataclass
+class ExecuteResult:
+    ran: bool
+    status: str
+
+
+def grading_run_execute(*, submission_id: int, number: int, worker: str = "") -> ExecuteResult:
+    """Grade one submission for grading run ``number``.  Idempotent; raises
+    GraderUnavailable on infrastructure failure (the task retries)."""
+    now = timezone.now()
+    with transaction.atomic():
+        sub = (
+            Submission.objects.select_for_update(of=("self",))
+            .select_related("lab__released_version")
+            .filter(pk=submission_id)
+            .first()
+        )
+        if sub is None or sub.grading_number != number:
+            return ExecuteResult(False, "stale")
+        run = GradingRun.objects.filter(submission=sub, number=number).first()
+        if run is not None and run.status != GradingRunStatus.RUNNING:
+            return ExecuteResult(False, "done")  # a redelivery after the result was written
+        version = run.lab_version if run else sub.lab.released_version
+        if version is None:
+            sub.status, sub.reason = SubmissionStatus.FAILED, "the lab has no released version"
+            sub.save(update_fields=["status", "reason", "updated_at"])
+            return ExecuteResult(False, sub.status)
+        if run is None:
+            run = GradingRun.objects.create(submission=sub, number=number, lab_version=version)
+        # deliveries > 1 records that a worker died (or a retry happened) during this run.
+        GradingRun.objects.filter(pk=run.pk).update(
+            deliveries=F("deliveries") + 1, started_at=now, worker=worker[:200]
+        )
+        Submission.objects.filter(pk=sub.pk).update(
+            status=SubmissionStatus.RUNNING, reason="", updated_at=now
+        )
+        lab_id = sub.lab_id
+    # The grading itself runs outside any transaction: it can take a minute, and holding a row
+    # lock that long would block the student's page and the instructor's regrade.
+    source = _read(version.source)
+    content = _read(sub.file)
+    released = _read(version.student)
+    data_files = {d.name: _read(d.file) for d in LabDataFile.objects.filter(lab_id=lab_id)}
+    try:
+        result = grading.grade(
+            source=source,
+            submission=content,
+            released=released,
+            data_files=data_files,
+            timeout=_grading_timeout(),
+            pool=grading_pool(),
+        )
+    except grading.NotebookInvalid as exc:
+        result = grading.GradeResult(
+            0, float(version.max_score), False, {}, GradingOutcome.INVALID, str(exc)[:500]
+        )
+    return _record_result(run_id=run.pk, submission_id=submission_id, number=number, result=result)
+
+
+_POOL: Any = None
+
+
+def grading_pool() -> Any:
+    """This worker process's kernel pool (kernels started ahead of need, one per grading,
+    never reused), when NOTEBOOK_KERNEL_POOL > 0 and the grader provides one."""
+    global _POOL
+    size = int(getattr(settings, "NOTEBOOK_KERNEL_POOL", 0))
+    if size <= 0:
+        return None
+    if _POOL is None:
+        try:
+            from notebooks.grader.pool import KernelPool  # type: ignore[import-not-found]
+            from notebooks.grader.sandbox import Limits
+        except ImportError:
+            return None
+        _POOL = KernelPool(size=size, limits=Limits(cell_timeout=_grading_timeout()))
+    return _POOL
+
+
+def _read(field: Any) -> bytes:
+    with field.open("rb") as fh:
+        return fh.read()
+
+
+def _record_result(
+    *, run_id: int, submission_id: int, number: int, result: grading.GradeResult
+) -> ExecuteResult:
+    now = timezone.now()
+    with transaction.atomic():
+        # The conditional UPDATE: of two concurrent executions only one records its result.
+        won = GradingRun.objects.filter(pk=run_id, status=GradingRunStatus.RUNNING).update(
+            status=GradingRunStatus.DONE,
+            outcome=result.outcome,
+            score=Decimal(str(result.score)),
+            max_score=Decimal(str(result.max_score)),
+            needs_manual=result.needs_manual,
+            cells=result.cells,
+            reason=result.reason,
+            finished_at=now,
+        )
+        sub = Submission.objects.select_for_update().filter(pk=submission_id).first()
+        if not won or sub is None or sub.grading_number != number:
+            return ExecuteResult(False, "lost")
+        sub.latest_run_id = run_id
+        sub.auto_score = Decimal(str(result.score))
+        sub.max_score = Decimal(str(result.max_score))
+        sub.reason = result.reason if result.outcome != GradingOutcome.OK else ""
+        _rescore(sub)
+        audit(
+            None,
+            "submission.graded",
+            sub,
+            number=number,
+            score=str(sub.score),
+            outcome=result.outcome,
+        )
+    return ExecuteResult(True, sub.status)
+
+
+def grading_run_fail(*, submission_id: int, number: int, reason: str) -> None:
+    """The infrastructure kept failing (retries exhausted): record it, visibly."""
+    with transaction.atomic():
+        GradingRun.objects.filter(
+            submission_id=submission_id, number=number, status=GradingRunStatus.RUNNING
+        ).update(
+            status=GradingRunStatus.FAILED,
+            outcome=GradingOutcome.ERROR,
+            reason=reason[:500],
+            finished_at=timezone.now(),
+        )
+        Submission.objects.filter(pk=submission_id, grading_number=number).exclude(
+            status__in=[SubmissionStatus.GRADED, SubmissionStatus.NEEDS_MANUAL]
+        ).update(status=SubmissionStatus.FAILED, reason=reason[:500], updated_at=timezone.now())
+
+
+def _rescore(sub: Submission) -> None:
+    """Recompute score and status from the latest run and the manual grades (locked row)."""
+    run = GradingRun.objects.get(pk=sub.latest_run_id)
+    manual = {m.grade_id: m.score for m in ManualGrade.objects.filter(submission=sub)}
+    total = Decimal(0)
+    pending = False
+    for gid, cell in run.cells.items():
+        if gid in manual:
+            total += manual[gid]
+        elif cell.get("score") is None:
+            pending = True
+        else:
+            total += Decimal(str(cell["score"]))
+    if not run.cells:
+        total = run.score or Decimal(0)
+    sub.score = total
+    if run.outcome in (GradingOutcome.INVALID, GradingOutcome.ERROR) and not run.cells:
+        sub.status = SubmissionStatus.FAILED
+    else:
+        sub.status = SubmissionStatus.NEEDS_MANUAL if pending else SubmissionStatus.GRADED
+    sub.save(
+        update_fields=[
+            "latest_run",
+            "auto_score",
+            "max_score",
+            "score",
+            "status",
+            "reason",
+            "updated_at",
+        ]
+    )
+
+
+def manual_grade_save(
+    *, actor: User, submission: Submission, grade_id: str, score: Decimal, comment: str = ""
+) -> ManualGrade:
+    _require(can_grade_run(actor, submission.lab.run_id))
+    with transaction.atomic():
+        sub = Submission.objects.select_for_update().get(pk=submission.pk)
+        run = sub.latest_run
+        cell = (run.cells if run else {}).get(grade_id)
+        if cell is None:
+            raise ValidationError({"grade_id": _("No such graded cell in this submission.")})
+        max_score = Decimal(str(cell.get("max_score", 0)))
+        if score < 0 or score > max_score:
+            raise ValidationError(
+                {"score": _("Give a score from 0 to %(max)s.") % {"max": max_score}}
+            )
+        previous = ManualGrade.objects.filter(submission=sub, grade_id=grade_id).first()
+        grade, _created = ManualGrade.objects.update_or_create(
+            submission=sub,
+            grade_id=grade_id,
+            defaults={
+                "score": score,
+                "comment": comment,
+                "grader": actor,
+                "graded_at": timezone.now(),
+            },
+        )
+        _rescore(sub)
+        audit(
+            actor,
+            "submission.manual_grade",
+            sub,
+            grade_id=grade_id,
+            score=str(score),
+            previous=str(previous.score) if previous else None,
+        )
+    submission.refresh_from_db()
+    return grade
+
+
+def lab_feedback_release(*, actor: User, lab: Lab) -> int:
+    """Release the feedback of every graded submission of the lab (and of later ones)."""
+    _require(can_manage_run(actor, lab.run_id))
+    with transaction.atomic():
+        n = Submission.objects.filter(lab=lab, feedback_released=False).update(
+            feedback_released=True
+        )
+        lab.feedback_released_at = timezone.now()
+        lab.save(update_fields=["feedback_released_at"])
+        audit(actor, "lab.feedback_release", lab, submissions=n)
+    return n

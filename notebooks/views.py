@@ -1,0 +1,446 @@
+"""Pages of the labs side.  Thin: every object comes through the selectors (404 when the user
+may not see it) and every write goes through a service."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_http_methods, require_POST
+
+from academy.selectors import is_operator
+
+from . import selectors, services
+from .forms import LabForm, ManualGradeForm, NotebookUploadForm
+from .grading import parse
+from .models import Lab, LabVersion
+
+# ------------------------------------------------------------------------- labs
+
+
+@login_required
+def lab_list(request: HttpRequest) -> HttpResponse:
+    labs = selectors.labs_for(request.user).order_by("run__starts_at", "due_at")
+    staff = selectors.staff_run_ids(request.user)
+    managed = [lab for lab in labs if is_operator(request.user) or lab.run_id in staff]
+    learning = [lab for lab in labs if lab not in managed]
+    return render(
+        request,
+        "notebooks/lab_list.html",
+        {
+            "managed": managed,
+            "learning": learning,
+            "runs": selectors.runs_for_staff(request.user).filter(pk__in=staff)
+            if not is_operator(request.user)
+            else selectors.runs_for_staff(request.user),
+        },
+    )
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def lab_edit(
+    request: HttpRequest, run_id: int | None = None, pk: int | None = None
+) -> HttpResponse:
+    if pk is not None:
+        lab: Lab | None = selectors.managed_lab(request.user, pk)
+        run = lab.run  # type: ignore[union-attr]
+    else:
+        lab = None
+        run = get_object_or_404(selectors.runs_for_staff(request.user), pk=run_id)
+        if not selectors.can_manage_run(request.user, run.pk):
+            raise Http404
+    form = LabForm(request.POST or None, instance=lab, run=run)
+    if request.method == "POST" and form.is_valid():
+        fields = {k: form.cleaned_data[k] for k in form.Meta.fields}
+        try:
+            if lab is None:
+                lab = services.lab_create(actor=request.user, run=run, **fields)
+            else:
+                lab = services.lab_update(actor=request.user, lab=lab, **fields)
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("Lab saved."))
+            return redirect("lab-detail", pk=lab.pk)
+    return render(request, "notebooks/lab_form.html", {"form": form, "lab": lab, "run": run})
+
+
+@login_required
+def lab_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    lab = selectors.lab_for(request.user, pk)
+    if selectors.can_grade_run(request.user, lab.run_id):
+        return _lab_staff(request, lab, upload_form=NotebookUploadForm())
+    return _lab_student(request, lab, NotebookUploadForm())
+
+
+def _lab_staff(
+    request: HttpRequest,
+    lab: Lab,
+    *,
+    upload_form: NotebookUploadForm,
+    cell_errors: list | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    subs = lab.submissions.select_related("student").order_by("student__username", "-attempt")
+    counts: dict[str, int] = {}
+    for s in subs:
+        counts[s.status] = counts.get(s.status, 0) + 1
+    return render(
+        request,
+        "notebooks/lab_staff.html",
+        {
+            "lab": lab,
+            "upload_form": upload_form,
+            "cell_errors": cell_errors,
+            "versions": lab.versions.select_related("created_by"),
+            "submissions": subs,
+            "counts": counts,
+            "can_manage": selectors.can_manage_run(request.user, lab.run_id),
+            "queue_size": len(selectors.manual_queue(lab)),
+        },
+        status=status,
+    )
+
+
+def _lab_student(
+    request: HttpRequest,
+    lab: Lab,
+    form: NotebookUploadForm,
+    cell_errors: list | None = None,
+    status: int = 200,
+) -> HttpResponse:
+    return render(
+        request,
+        "notebooks/lab_student.html",
+        {
+            "lab": lab,
+            "form": form,
+            "cell_errors": cell_errors,
+            "submissions": selectors.own_submissions(request.user, lab),
+            "extension": lab.extensions.filter(student=request.user).first(),
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_POST
+def lab_version_upload(request: HttpRequest, pk: int) -> HttpResponse:
+    lab = selectors.managed_lab(request.user, pk)
+    form = NotebookUploadForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            version = services.lab_version_upload(
+                actor=request.user, lab=lab, content=form.cleaned_data["file"].read()
+            )
+        except services.NotebookRejected as exc:
+            return _lab_staff(
+                request, lab, upload_form=form, cell_errors=exc.cell_errors, status=400
+            )
+        messages.success(request, _("Version %(n)d uploaded.") % {"n": version.number})
+        return redirect("lab-detail", pk=lab.pk)
+    return _lab_staff(request, lab, upload_form=form, status=400)
+
+
+def _version(request: HttpRequest, pk: int, number: int) -> LabVersion:
+    lab = selectors.managed_lab(request.user, pk)
+    return get_object_or_404(LabVersion, lab=lab, number=number)
+
+
+@login_required
+def lab_version_preview(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+    version = _version(request, pk, number)
+    with version.student.open("rb") as fh:
+        nb = parse(fh.read())
+    return render(
+        request,
+        "notebooks/version_preview.html",
+        {
+            "lab": version.lab,
+            "version": version,
+            "cells": _cells(nb),
+        },
+    )
+
+
+def _cells(nb) -> list[dict]:  # type: ignore[no-untyped-def]
+    out = []
+    for cell in nb.cells:
+        meta = cell.get("metadata", {}).get("nbgrader") or {}
+        src = cell.source if isinstance(cell.source, str) else "".join(cell.source)
+        out.append(
+            {
+                "type": cell.cell_type,
+                "source": src,
+                "grade_id": meta.get("grade_id", ""),
+                "points": meta.get("points"),
+                "locked": meta.get("locked", False),
+            }
+        )
+    return out
+
+
+@login_required
+def lab_version_download(request: HttpRequest, pk: int, number: int, kind: str) -> FileResponse:
+    version = _version(request, pk, number)
+    field = version.source if kind == "source" else version.student
+    return FileResponse(
+        field.open("rb"), as_attachment=True, filename=f"lab{pk}-v{number}-{kind}.ipynb"
+    )
+
+
+@login_required
+@require_POST
+def lab_release(request: HttpRequest, pk: int) -> HttpResponse:
+    lab = selectors.managed_lab(request.user, pk)
+    number = request.POST.get("version")
+    version = lab.versions.filter(number=number).first() if number else None
+    try:
+        services.lab_release(actor=request.user, lab=lab, version=version)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, _("Released to students."))
+    return redirect("lab-detail", pk=lab.pk)
+
+
+@login_required
+def lab_download(request: HttpRequest, pk: int) -> FileResponse:
+    lab = selectors.lab_for(request.user, pk)
+    if lab.released_version is None:
+        raise Http404
+    return FileResponse(
+        lab.released_version.student.open("rb"),
+        as_attachment=True,
+        filename=f"{_filename(lab.title)}.ipynb",
+    )
+
+
+def _filename(title: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "-" for c in title).strip("-") or "lab"
+
+
+@login_required
+@require_POST
+def lab_submit(request: HttpRequest, pk: int) -> HttpResponse:
+    lab = selectors.lab_for(request.user, pk)
+    form = NotebookUploadForm(request.POST, request.FILES)
+    if form.is_valid():
+        try:
+            services.submission_create(
+                actor=request.user, lab=lab, content=form.cleaned_data["file"].read()
+            )
+        except services.NotebookRejected as exc:
+            return _lab_student(request, lab, form, cell_errors=exc.cell_errors, status=400)
+        except ValidationError as exc:
+            form.add_error("file", exc.messages)
+        except PermissionDenied:
+            raise Http404 from None
+        else:
+            messages.success(request, _("Submitted. Grading has started."))
+            return redirect("lab-detail", pk=lab.pk)
+    return _lab_student(request, lab, form, status=400)
+
+
+@login_required
+@require_POST
+def lab_regrade(request: HttpRequest, pk: int) -> HttpResponse:
+    lab = selectors.managed_lab(request.user, pk)
+    n = services.lab_regrade(actor=request.user, lab=lab)
+    messages.success(request, _("%(n)d submissions queued for regrading.") % {"n": n})
+    return redirect("lab-detail", pk=lab.pk)
+
+
+@login_required
+@require_POST
+def lab_feedback_release(request: HttpRequest, pk: int) -> HttpResponse:
+    lab = selectors.managed_lab(request.user, pk)
+    services.lab_feedback_release(actor=request.user, lab=lab)
+    messages.success(request, _("Feedback released to students."))
+    return redirect("lab-detail", pk=lab.pk)
+
+
+# ------------------------------------------------------------------ submissions
+
+
+@login_required
+def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    sub = selectors.submission_for(request.user, pk)
+    visible = selectors.feedback_visible(sub, request.user)
+    return render(
+        request,
+        "notebooks/submission_detail.html",
+        {
+            "sub": sub,
+            "lab": sub.lab,
+            "feedback_visible": visible,
+            "cells": selectors.feedback(sub) if visible else [],
+            "runs": sub.runs.select_related("lab_version")
+            if sub.student_id != request.user.pk
+            else [],
+            "can_manage": selectors.can_manage_run(request.user, sub.lab.run_id),
+        },
+    )
+
+
+@login_required
+def submission_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """The htmx fragment polled every 2 s until the status is final (then it stops polling)."""
+    sub = selectors.submission_for(request.user, pk)
+    return render(request, "notebooks/_submission_status.html", {"sub": sub})
+
+
+@login_required
+def submission_download(request: HttpRequest, pk: int) -> FileResponse:
+    sub = selectors.submission_for(request.user, pk)
+    return FileResponse(
+        sub.file.open("rb"), as_attachment=True, filename=f"submission-{sub.pk}.ipynb"
+    )
+
+
+@login_required
+@require_POST
+def submission_regrade(request: HttpRequest, pk: int) -> HttpResponse:
+    sub = selectors.submission_for(request.user, pk)
+    if not selectors.can_manage_run(request.user, sub.lab.run_id):
+        raise Http404
+    services.submission_regrade(actor=request.user, submission=sub)
+    messages.success(request, _("Queued for regrading."))
+    return redirect("submission-detail", pk=sub.pk)
+
+
+# ----------------------------------------------------------------- manual grading
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def lab_grading(request: HttpRequest, pk: int) -> HttpResponse:
+    """The manual grading queue: one answer at a time, with the notebook around it."""
+    lab = selectors.graded_lab(request.user, pk)
+    queue = selectors.manual_queue(lab)
+    try:
+        index = max(0, min(int(request.GET.get("i", 0)), len(queue) - 1))
+    except ValueError:
+        index = 0
+    if not queue:
+        return render(request, "notebooks/grading_done.html", {"lab": lab})
+    sub, grade_id = queue[index]
+    cell = sub.latest_run.cells[grade_id]  # type: ignore[union-attr]
+    form = ManualGradeForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.manual_grade_save(
+                actor=request.user,
+                submission=sub,
+                grade_id=grade_id,
+                score=form.cleaned_data["score"],
+                comment=form.cleaned_data["comment"],
+            )
+        except ValidationError as exc:
+            for msg in exc.messages:
+                form.add_error("score", msg)
+        else:
+            messages.success(request, _("Saved."))
+            # The saved item leaves the queue, so the same index is the next one.
+            return redirect(
+                f"{request.path}?i={min(index, len(queue) - 2) if len(queue) > 1 else 0}"
+            )
+    with sub.file.open("rb") as fh:
+        try:
+            cells = _cells(parse(fh.read()))
+        except Exception:  # noqa: BLE001 - the context is a courtesy; grading goes on
+            cells = []
+    return render(
+        request,
+        "notebooks/grading.html",
+        {
+            "lab": lab,
+            "sub": sub,
+            "grade_id": grade_id,
+            "cell": cell,
+            "form": form,
+            "cells": cells,
+            "index": index,
+            "total": len(queue),
+            "student_label": (_("Submission %(n)d") % {"n": sub.pk})
+            if lab.anonymous_grading
+            else (sub.student.get_full_name() or sub.student.username),
+        },
+        status=400 if form.errors else 200,
+    )
+
+
+# ----------------------------------------------------------------------- gradebook
+
+
+def _cohort_param(request: HttpRequest) -> int | None:
+    try:
+        return int(request.GET["cohort"]) if request.GET.get("cohort") else None
+    except ValueError:
+        return None
+
+
+@login_required
+def gradebook(request: HttpRequest, run_id: int) -> HttpResponse:
+    book = selectors.gradebook(request.user, run_id, cohort_id=_cohort_param(request))
+    distribution = book.distribution()
+    return render(
+        request,
+        "notebooks/gradebook.html",
+        {
+            "book": book,
+            "cohort": _cohort_param(request),
+            "cohorts": book.run.enrolments.exclude(cohort=None)
+            .values_list("cohort_id", "cohort__name")
+            .distinct()
+            .order_by("cohort__name"),
+            "chart": {
+                "labels": [f"{i * 10}–{i * 10 + 10}" for i in range(10)],
+                "counts": distribution,
+                "label": _("Students"),
+            },
+        },
+    )
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def gradebook_csv_rows(book: selectors.Gradebook) -> Iterator[list[str]]:
+    yield [
+        _("Cluster login"),
+        _("Name"),
+        _("Cohort"),
+        *[f"{lab.title} (%)" for lab in book.labs],
+        _("Course grade (%)"),
+        _("Passed"),
+    ]
+    for row in book.rows:
+        yield [
+            row.student.username,
+            row.student.get_full_name(),
+            row.cohort,
+            *["" if c.percent is None else str(c.percent) for c in row.cells],
+            "" if row.course_grade is None else str(row.course_grade),
+            _("yes") if row.passed else _("no"),
+        ]
+
+
+@login_required
+def gradebook_csv(request: HttpRequest, run_id: int) -> StreamingHttpResponse:
+    book = selectors.gradebook(request.user, run_id, cohort_id=_cohort_param(request))
+    writer = csv.writer(_Echo())
+    response = StreamingHttpResponse(
+        (writer.writerow(r) for r in gradebook_csv_rows(book)), content_type="text/csv"
+    )
+    response["Content-Disposition"] = f'attachment; filename="gradebook-run{run_id}.csv"'
+    return response
