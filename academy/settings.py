@@ -327,6 +327,11 @@ CELERY_BEAT_SCHEDULE = {
 }
 WORKER_HEARTBEAT_MAX_AGE = env_int("WORKER_HEARTBEAT_MAX_AGE", 120)
 
+# Notebook labs: grading limits and the private store of sources and submissions.
+NOTEBOOK_GRADING_TIMEOUT = env_int("NOTEBOOK_GRADING_TIMEOUT", 30)
+NOTEBOOK_MAX_BYTES = env_int("NOTEBOOK_MAX_BYTES", 20 * 1024 * 1024)
+NOTEBOOKS_PRIVATE_ROOT = Path(env("NOTEBOOKS_PRIVATE_ROOT", str(VAR_DIR / "private")))
+
 # Lab sessions: the JupyterHub that spawns them, and Slurm's accounting.
 HUB_URL = env("ACADEMY_HUB_URL", "http://127.0.0.1:8000").rstrip("/")
 HUB_PUBLIC_URL = env("ACADEMY_HUB_PUBLIC_URL", HUB_URL).rstrip("/")
@@ -336,6 +341,7 @@ SLURM_COMMAND_PREFIX = env("ACADEMY_SLURM_COMMAND_PREFIX")
 SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 60)
 SESSION_EXTEND_MINUTES = env_int("SESSION_EXTEND_MINUTES", 30)
 SESSION_REFRESH_SECONDS = env_int("SESSION_REFRESH_SECONDS", 3)
+NOTEBOOK_KERNEL_POOL = env_int("NOTEBOOK_KERNEL_POOL", 1)  # kernels pre-started per worker child (0 = off)
 CELERY_BEAT_SCHEDULE.update({
     "sessions-refresh": {"task": "labsessions.refresh_live", "schedule": 5.0},
     "sessions-cull-idle": {"task": "labsessions.cull_idle", "schedule": 60.0},

@@ -129,6 +129,21 @@ _OUTCOMES = {
 }
 
 
+def sandbox_limits(timeout: float | None = None) -> Any:
+    """The grader's limits, with Academy's own storage hidden from student code as well (the
+    project folder, /root and /home are hidden by the grader already)."""
+    from django.conf import settings
+
+    from notebooks.grader.sandbox import Limits
+
+    hidden = (*Limits().hidden_paths, str(settings.VAR_DIR), str(settings.MEDIA_ROOT),
+              str(settings.NOTEBOOKS_PRIVATE_ROOT), str(settings.STATIC_ROOT))
+    kwargs: dict[str, Any] = {"hidden_paths": tuple(dict.fromkeys(hidden))}
+    if timeout is not None:
+        kwargs["cell_timeout"] = timeout
+    return Limits(**kwargs)
+
+
 def grade(
     *,
     source: bytes,
@@ -149,8 +164,8 @@ def grade(
     kwargs: dict[str, Any] = {"data_files": data_files or None, "released_nb": released}
     if pool is not None:
         kwargs["pool"] = pool
-    elif timeout is not None:
-        kwargs["limits"] = Limits(cell_timeout=timeout)
+    else:
+        kwargs["limits"] = sandbox_limits(timeout)
     try:
         result = grader_grade(source, submission, **kwargs)
     except SandboxError as exc:

@@ -18,7 +18,7 @@ from courses.models import Enrolment, EnrolmentState
 from notebooks.sessions.models import LabSession
 from tests.factories import PASSWORD, UserFactory
 from tests.lab_fixtures import lab_setup  # noqa: F401 - a fixture
-from tests.worker import Worker
+from tests.worker import Worker, wait_for
 
 
 def sh(*cmd: str) -> str:
@@ -41,7 +41,7 @@ def test_open_lab_queued_running_connect_without_second_login(page: Page, live_s
     Enrolment.objects.create(run=lab_setup.run, user=student, state=EnrolmentState.ACTIVE)
 
     # Fill the node's CPUs so that the lab's job has to queue first.
-    blocker = sh("sbatch", "--parsable", "-p", "cpu", "-c", "2", "-t", "5", "--wrap", "sleep 300")
+    blocker = sh("sbatch", "--parsable", "-o", "/dev/null", "-p", "cpu", "-c", "2", "-t", "5", "--wrap", "sleep 300")
     assert blocker.isdigit(), blocker
     try:
         with Worker(concurrency=1) as worker:
@@ -76,7 +76,8 @@ def test_open_lab_queued_running_connect_without_second_login(page: Page, live_s
                 session = LabSession.objects.get(user=student)
                 page.click("#session-stop")
                 expect(card).not_to_have_attribute("data-state", "running", timeout=30_000)
-                assert sh("squeue", "-h", "-j", session.slurm_job_id) == ""
+                wait_for(lambda: sh("squeue", "-h", "-j", session.slurm_job_id) == "", timeout=30,
+                         what="the job to leave the queue")
             finally:
                 app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
     finally:
