@@ -1,12 +1,445 @@
-"""REST API of this app: ``register(router)`` adds its viewsets under /api/v1/."""
+"""REST API of the course side (``/api/v1/``).  Querysets come from the selectors, writes go
+through the services: the API and the pages enforce the same rules."""
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.core.exceptions import ValidationError as DjangoValidationError
+from django.shortcuts import get_object_or_404
 from django.urls import URLPattern
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import NotFound, PermissionDenied
+from rest_framework.parsers import FormParser, MultiPartParser
+from rest_framework.request import Request
+from rest_framework.response import Response
 from rest_framework.routers import BaseRouter
+
+from academy import selectors as people
+from academy.api import django_errors
+from academy.models import Institution
+
+from . import bulk, selectors, services
+from .markdown import render_markdown
+from .models import (
+    BulkUpload,
+    Course,
+    CourseRun,
+    Enrolment,
+    EnrolmentState,
+    GradingCategory,
+    Lesson,
+    Level,
+    Sector,
+)
 
 extra_urls: list[URLPattern] = []
 
 
+def _call(fn, **kwargs):  # type: ignore[no-untyped-def]
+    """Run a service, turning its Django exceptions into API errors (400/403), never 500."""
+    try:
+        return fn(**kwargs)
+    except DjangoPermissionDenied:
+        raise PermissionDenied from None
+    except DjangoValidationError as exc:
+        raise django_errors(exc) from None
+
+
+# --------------------------------------------------------------------------- courses
+
+
+class CourseSerializer(serializers.ModelSerializer):
+    prerequisites = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+    description_html = serializers.SerializerMethodField()
+    is_open = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Course
+        fields = [
+            "id",
+            "code",
+            "title",
+            "summary",
+            "description",
+            "description_html",
+            "language",
+            "level",
+            "sectors",
+            "effort_hours",
+            "prerequisites",
+            "is_published",
+            "is_open",
+        ]
+        read_only_fields = fields
+
+    def get_description_html(self, course: Course) -> str:
+        return str(render_markdown(course.description))
+
+
+CATALOGUE_PARAMETERS = [
+    OpenApiParameter("q", str, description="Search in code, title and summary"),
+    OpenApiParameter("sector", str, enum=Sector.values),
+    OpenApiParameter("language", str),
+    OpenApiParameter("level", str, enum=Level.values),
+    OpenApiParameter("open", bool, description="Only courses with a run open for enrolment now"),
+]
+
+
+@extend_schema(parameters=CATALOGUE_PARAMETERS)
+class CourseViewSet(viewsets.ReadOnlyModelViewSet):
+    """The catalogue: published courses (drafts for operators and run staff)."""
+
+    serializer_class = CourseSerializer
+    lookup_field = "code"
+    filter_backends: list = []
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        p = self.request.query_params
+        return selectors.catalogue(
+            self.request.user,
+            q=p.get("q", "")[:100],
+            sector=p.get("sector", "") if p.get("sector") in Sector.values else "",
+            language=p.get("language", "")[:10],
+            level=p.get("level", "") if p.get("level") in Level.values else "",
+            open_now=p.get("open") in ("1", "true"),
+        ).prefetch_related("prerequisites")
+
+
+# --------------------------------------------------------------------------- runs
+
+
+class CategorySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = GradingCategory
+        fields = ["name", "weight", "drop_lowest"]
+
+
+class CourseRunSerializer(serializers.ModelSerializer):
+    course = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    seats_left = serializers.SerializerMethodField()
+    categories = CategorySerializer(many=True, read_only=True)
+
+    class Meta:
+        model = CourseRun
+        fields = [
+            "id",
+            "course",
+            "title",
+            "starts_at",
+            "ends_at",
+            "enrolment_opens_at",
+            "enrolment_closes_at",
+            "capacity",
+            "active_count",
+            "seats_left",
+            "policy",
+            "is_public",
+            "pass_mark",
+            "categories",
+        ]
+        read_only_fields = fields
+
+    def get_seats_left(self, run: CourseRun) -> int | None:
+        return selectors.seats_left(run)
+
+
+class EnrolmentSerializer(serializers.ModelSerializer):
+    user = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    email = serializers.EmailField(source="user.email", read_only=True)
+    course = serializers.CharField(source="run.course.code", read_only=True)
+    cohort = serializers.CharField(source="cohort.name", read_only=True, default=None)
+
+    class Meta:
+        model = Enrolment
+        fields = [
+            "id",
+            "run",
+            "course",
+            "user",
+            "email",
+            "state",
+            "cohort",
+            "waitlist_position",
+            "requested_at",
+            "state_changed_at",
+            "reason",
+        ]
+        read_only_fields = fields
+
+
+class EnrolInputSerializer(serializers.Serializer):
+    invite_code = serializers.CharField(required=False, allow_blank=True, max_length=40)
+
+
+class ReasonSerializer(serializers.Serializer):
+    reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
+
+
+ROSTER_PARAMETERS = [
+    OpenApiParameter("state", str, enum=EnrolmentState.values),
+    OpenApiParameter("cohort", int),
+    OpenApiParameter("institution", int),
+    OpenApiParameter("q", str, description="Search login, e-mail, last name"),
+]
+
+
+class CourseRunViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = CourseRunSerializer
+    filterset_fields = ["course__code", "policy", "is_public"]
+    ordering_fields = ["starts_at"]
+    search_fields = ["title", "course__title", "course__code"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return (
+            selectors.runs_for(self.request.user)
+            .prefetch_related("categories")
+            .order_by("-starts_at", "id")
+        )
+
+    @extend_schema(request=EnrolInputSerializer, responses={201: EnrolmentSerializer})
+    @action(detail=True, methods=["post"])
+    def enrol(self, request: Request, pk: str) -> Response:
+        """Ask to enrol: active, waitlisted (full) or pending (approval policy)."""
+        data = EnrolInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        enrolment = _call(
+            services.enrolment_request,
+            run=self.get_object(),
+            user=request.user,
+            invite_code=data.validated_data.get("invite_code", ""),
+        )
+        return Response(EnrolmentSerializer(enrolment).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=EnrolmentSerializer)
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request: Request, pk: str) -> Response:
+        run = self.get_object()
+        enrolment = Enrolment.objects.filter(run=run, user=request.user).first()
+        if enrolment is None:
+            raise NotFound
+        enrolment = _call(services.enrolment_withdraw, enrolment=enrolment, actor=request.user)
+        return Response(EnrolmentSerializer(enrolment).data)
+
+    @extend_schema(parameters=ROSTER_PARAMETERS, responses=EnrolmentSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def roster(self, request: Request, pk: str) -> Response:
+        """The run's enrolments, for its staff (CSV export: /runs/{id}/roster.csv)."""
+        run = self.get_object()
+        if not selectors.can_manage_run(request.user, run):
+            raise PermissionDenied
+        p = request.query_params
+        qs = selectors.roster(
+            run,
+            state=p.get("state", "") if p.get("state") in EnrolmentState.values else "",
+            cohort=int(p["cohort"]) if p.get("cohort", "").isdigit() else None,
+            institution=int(p["institution"]) if p.get("institution", "").isdigit() else None,
+            q=p.get("q", "")[:100],
+        ).select_related("run__course")
+        page = self.paginate_queryset(qs)
+        return self.get_paginated_response(EnrolmentSerializer(page, many=True).data)
+
+
+# --------------------------------------------------------------------------- enrolments
+
+
+class EnrolmentViewSet(viewsets.ReadOnlyModelViewSet):
+    """Your enrolments; your runs' (staff); your institutions' people's (admins)."""
+
+    serializer_class = EnrolmentSerializer
+    filterset_fields = ["run", "state", "cohort"]
+    ordering_fields = ["requested_at", "waitlist_position"]
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return selectors.enrolments_for(self.request.user).order_by("run_id", "requested_at", "id")
+
+    def _act(self, fn, **kwargs) -> Response:  # type: ignore[no-untyped-def]
+        enrolment = _call(fn, enrolment=self.get_object(), actor=self.request.user, **kwargs)
+        return Response(EnrolmentSerializer(enrolment).data)
+
+    @extend_schema(request=None, responses=EnrolmentSerializer)
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, pk: str) -> Response:
+        return self._act(services.enrolment_approve)
+
+    @extend_schema(request=None, responses=EnrolmentSerializer)
+    @action(detail=True, methods=["post"])
+    def waitlist(self, request: Request, pk: str) -> Response:
+        return self._act(services.enrolment_waitlist)
+
+    @extend_schema(request=ReasonSerializer, responses=EnrolmentSerializer)
+    @action(detail=True, methods=["post"])
+    def reject(self, request: Request, pk: str) -> Response:
+        data = ReasonSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._act(services.enrolment_reject, reason=data.validated_data.get("reason", ""))
+
+    @extend_schema(request=ReasonSerializer, responses=EnrolmentSerializer)
+    @action(detail=True, methods=["post"])
+    def remove(self, request: Request, pk: str) -> Response:
+        data = ReasonSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        return self._act(services.enrolment_remove, reason=data.validated_data.get("reason", ""))
+
+    @extend_schema(request=None, responses=EnrolmentSerializer)
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request: Request, pk: str) -> Response:
+        return self._act(services.enrolment_withdraw)
+
+
+# --------------------------------------------------------------------------- lessons
+
+
+class LessonSerializer(serializers.ModelSerializer):
+    run = serializers.IntegerField(source="module.run_id", read_only=True)
+    module = serializers.CharField(source="module.title", read_only=True)
+    body_html = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Lesson
+        fields = ["id", "run", "module", "title", "position", "body", "body_html"]
+        read_only_fields = fields
+
+    def get_body_html(self, lesson: Lesson) -> str:
+        return str(render_markdown(lesson.body))
+
+
+class LessonViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = LessonSerializer
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        return Lesson.objects.select_related("module__run")
+
+    def get_object(self):  # type: ignore[no-untyped-def]
+        lesson = super().get_object()
+        if not selectors.can_view_content(self.request.user, lesson.module.run):
+            raise NotFound
+        return lesson
+
+    @extend_schema(
+        request=None,
+        responses=inline_serializer("Completion", {"done": serializers.BooleanField()}),
+    )
+    @action(detail=True, methods=["post", "delete"])
+    def complete(self, request: Request, pk: str) -> Response:
+        """POST marks the lesson done for you, DELETE unmarks it."""
+        done = _call(
+            services.lesson_complete,
+            lesson=self.get_object(),
+            user=request.user,
+            done=request.method == "POST",
+        )
+        return Response({"done": done})
+
+
+# --------------------------------------------------------------------------- bulk
+
+
+class BulkUploadInputSerializer(serializers.Serializer):
+    institution = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Institution.objects.none()
+    )
+    run = serializers.PrimaryKeyRelatedField(queryset=CourseRun.objects.none())
+    file = serializers.FileField()
+
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")  # absent when the schema is generated
+        if request is not None:
+            self.fields["institution"].queryset = people.institutions_for(request.user)
+            self.fields["run"].queryset = selectors.runs_for(request.user)
+
+
+class BulkLineSerializer(serializers.Serializer):
+    number = serializers.IntegerField()
+    email = serializers.CharField()
+    first_name = serializers.CharField()
+    last_name = serializers.CharField()
+    cohort = serializers.CharField()
+    outcome = serializers.ChoiceField(choices=sorted(bulk.LABELS))
+    label = serializers.CharField()
+    is_error = serializers.BooleanField()
+
+
+class BulkPreviewSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    run = serializers.IntegerField()
+    institution = serializers.CharField()
+    sha256 = serializers.CharField()
+    applied_at = serializers.DateTimeField(allow_null=True)
+    lines = BulkLineSerializer(many=True)
+
+
+def _preview_data(upload: BulkUpload, lines: list[bulk.Line]) -> dict:
+    return {
+        "id": upload.pk,
+        "run": upload.run_id,
+        "institution": upload.institution.slug,
+        "sha256": upload.sha256,
+        "applied_at": upload.applied_at,
+        "lines": [ln.as_dict() for ln in lines],
+    }
+
+
+class BulkEnrolmentViewSet(viewsets.GenericViewSet):
+    """Bulk enrolment by institution admins: POST a CSV to preview (nothing changes), then
+    POST .../{id}/apply/.  The same file for the same run is the same upload."""
+
+    parser_classes = [MultiPartParser, FormParser]
+    serializer_class = BulkPreviewSerializer
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        user = self.request.user
+        qs = BulkUpload.objects.select_related("institution", "run")
+        return (
+            qs
+            if people.is_operator(user)
+            else qs.filter(institution_id__in=people.admin_institution_ids(user))
+        )
+
+    @extend_schema(
+        request={"multipart/form-data": BulkUploadInputSerializer},
+        responses={201: BulkPreviewSerializer},
+    )
+    def create(self, request: Request) -> Response:
+        data = BulkUploadInputSerializer(data=request.data, context={"request": request})
+        data.is_valid(raise_exception=True)
+        file = data.validated_data["file"]
+        upload = _call(
+            bulk.bulk_upload_store,
+            actor=request.user,
+            institution=data.validated_data["institution"],
+            run=data.validated_data["run"],
+            file=file,
+            size=file.size,
+            filename=file.name or "",
+        )
+        lines = _call(bulk.bulk_preview, upload=upload, actor=request.user)
+        return Response(_preview_data(upload, lines), status=status.HTTP_201_CREATED)
+
+    @extend_schema(responses=BulkPreviewSerializer)
+    def retrieve(self, request: Request, pk: str) -> Response:
+        upload = get_object_or_404(self.get_queryset(), pk=pk)
+        return Response(
+            _preview_data(upload, _call(bulk.bulk_preview, upload=upload, actor=request.user))
+        )
+
+    @extend_schema(
+        request=None,
+        responses=inline_serializer(
+            "BulkApplyResult", {"counts": serializers.DictField(child=serializers.IntegerField())}
+        ),
+    )
+    @action(detail=True, methods=["post"])
+    def apply(self, request: Request, pk: str) -> Response:
+        upload = get_object_or_404(self.get_queryset(), pk=pk)
+        return Response({"counts": _call(bulk.bulk_apply, upload=upload, actor=request.user)})
+
+
 def register(router: BaseRouter) -> None:
-    pass
+    router.register("courses", CourseViewSet, basename="course")
+    router.register("runs", CourseRunViewSet, basename="run")
+    router.register("enrolments", EnrolmentViewSet, basename="enrolment")
+    router.register("lessons", LessonViewSet, basename="lesson")
+    router.register("bulk-enrolments", BulkEnrolmentViewSet, basename="bulk-enrolment")

@@ -5,7 +5,8 @@ from __future__ import annotations
 from decimal import Decimal
 
 from django.conf import settings
-from django.core.validators import MaxValueValidator, MinValueValidator
+from django.core.exceptions import ValidationError
+from django.core.validators import FileExtensionValidator, MaxValueValidator, MinValueValidator
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
@@ -27,6 +28,19 @@ class Level(models.TextChoices):
     ADVANCED = "advanced", _("Advanced")
 
 
+def validate_sectors(value: object) -> None:
+    """Sector tags are a JSON list of distinct Sector values."""
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValidationError({"sectors": _("Sectors must be a list of sector names.")})
+    unknown = sorted(set(value) - set(Sector.values))
+    if unknown:
+        raise ValidationError(
+            {"sectors": _("Unknown sectors: %(names)s.") % {"names": ", ".join(unknown)}}
+        )
+    if len(set(value)) != len(value):
+        raise ValidationError({"sectors": _("A sector is listed twice.")})
+
+
 class Course(models.Model):
     code = models.CharField(_("code"), max_length=30, unique=True)
     title = models.CharField(_("title"), max_length=200)
@@ -45,6 +59,9 @@ class Course(models.Model):
 
     def __str__(self) -> str:
         return f"{self.code} {self.title}"
+
+    def clean(self) -> None:
+        validate_sectors(self.sectors)
 
 
 class EnrolmentPolicy(models.TextChoices):
@@ -75,6 +92,8 @@ class CourseRun(models.Model):
                                     validators=[MinValueValidator(0), MaxValueValidator(100)])
     # Counters kept by the enrolment services under a row lock on the run: the capacity check.
     active_count = models.PositiveIntegerField(default=0, editable=False)
+    # The last waitlist position handed out in this run (taken under the same row lock).
+    waitlist_seq = models.PositiveBigIntegerField(default=0, editable=False)
     gpu_budget_hours = models.DecimalField(_("GPU budget (GPU-hours)"), max_digits=10,
                                            decimal_places=2, null=True, blank=True)
     gpu_hours_per_student = models.DecimalField(_("GPU cap per student (GPU-hours)"),
@@ -108,6 +127,9 @@ class CourseStaff(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "user"], name="staff_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.user} ({self.get_role_display()})"
+
 
 class GradingCategory(models.Model):
     """A part of a run's grading policy: e.g. Labs 70 %, drop the lowest one."""
@@ -134,6 +156,9 @@ class Module(models.Model):
     class Meta:
         ordering = ["run", "position", "id"]
 
+    def __str__(self) -> str:
+        return self.title
+
 
 class Lesson(models.Model):
     module = models.ForeignKey(Module, on_delete=models.CASCADE, related_name="lessons")
@@ -143,6 +168,9 @@ class Lesson(models.Model):
 
     class Meta:
         ordering = ["module", "position", "id"]
+
+    def __str__(self) -> str:
+        return self.title
 
 
 class EnrolmentState(models.TextChoices):
@@ -164,8 +192,132 @@ class Enrolment(models.Model):
     waitlist_position = models.PositiveBigIntegerField(null=True, blank=True, db_index=True)
     state_changed_at = models.DateTimeField(auto_now=True)
     reason = models.CharField(max_length=500, blank=True)
+    invite_code = models.ForeignKey("InviteCode", null=True, blank=True, on_delete=models.SET_NULL,
+                                    related_name="enrolments")
 
     class Meta:
         ordering = ["run", "requested_at"]
         constraints = [models.UniqueConstraint(fields=["run", "user"], name="enrolment_unique")]
         indexes = [models.Index(fields=["run", "state"])]
+
+    def __str__(self) -> str:
+        return f"{self.user} in {self.run_id}: {self.state}"
+
+
+# Seat-holding states: these count against capacity (``CourseRun.active_count``).
+SEAT_STATES = (EnrolmentState.ACTIVE, EnrolmentState.COMPLETED)
+# States in which a person is "in" the run (may not request again).
+OPEN_STATES = (EnrolmentState.PENDING, EnrolmentState.WAITLISTED, *SEAT_STATES)
+
+
+class InviteCode(models.Model):
+    """A code that lets people enrol in an invite-only run, with an expiry and a use limit."""
+
+    run = models.ForeignKey(CourseRun, on_delete=models.CASCADE, related_name="invite_codes")
+    code = models.CharField(_("code"), max_length=40, unique=True)
+    expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
+    max_uses = models.PositiveIntegerField(_("maximum uses"), null=True, blank=True,
+                                           help_text=_("Empty: no limit."))
+    uses = models.PositiveIntegerField(default=0, editable=False)
+    is_active = models.BooleanField(_("active"), default=True)
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+def _attachment_size(file: object) -> None:
+    limit = getattr(settings, "COURSES_ATTACHMENT_MAX_BYTES", ATTACHMENT_MAX_BYTES)
+    if getattr(file, "size", 0) > limit:
+        raise ValidationError(
+            _("The file is larger than %(mb)s MB.") % {"mb": limit // (1024 * 1024)}
+        )
+
+
+ATTACHMENT_MAX_BYTES = 20 * 1024 * 1024
+ATTACHMENT_EXTENSIONS = ["pdf", "png", "jpg", "jpeg", "gif", "svg", "zip", "ipynb", "py", "csv",
+                         "txt", "md", "json"]
+
+
+class Attachment(models.Model):
+    """A file of a lesson: images are shown inline in the body, others are downloads.  Served
+    through an access-checked view, never straight from MEDIA_ROOT."""
+
+    lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="attachments")
+    file = models.FileField(
+        _("file"), upload_to="courses/attachments/%Y/%m/",
+        validators=[FileExtensionValidator(ATTACHMENT_EXTENSIONS), _attachment_size],
+    )
+    name = models.CharField(_("name"), max_length=200)
+    size = models.PositiveBigIntegerField(default=0, editable=False)
+    content_type = models.CharField(max_length=100, blank=True)
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["lesson", "name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class LessonCompletion(models.Model):
+    lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="completions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
+                             related_name="lesson_completions")
+    completed_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["lesson", "user"], name="completion_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.user_id} done {self.lesson_id}"
+
+
+class BulkUpload(models.Model):
+    """A bulk-enrolment CSV kept between the preview and the apply, named by its hash.  The
+    same file for the same run is one row: uploading it again reuses it."""
+
+    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="+")
+    run = models.ForeignKey(CourseRun, on_delete=models.CASCADE, related_name="bulk_uploads")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                                    related_name="+")
+    sha256 = models.CharField(max_length=64)
+    filename = models.CharField(max_length=255, blank=True)
+    content = models.TextField()
+    created_at = models.DateTimeField(auto_now_add=True)
+    applied_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["institution", "run", "sha256"],
+                                               name="bulk_upload_unique")]
+
+    def __str__(self) -> str:
+        return f"{self.filename or 'upload'} ({self.sha256[:12]})"
+
+
+class ReservedEnrolment(models.Model):
+    """A bulk-enrolment line for someone without an account yet: it becomes an enrolment when
+    they accept their invitation (``services.enrolment_claim_reserved``)."""
+
+    run = models.ForeignKey(CourseRun, on_delete=models.CASCADE, related_name="reservations")
+    email = models.EmailField()
+    cohort = models.ForeignKey(Cohort, null=True, blank=True, on_delete=models.SET_NULL,
+                               related_name="+")
+    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="+")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
+                                   related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["run", "email"], name="reservation_unique")]
+        indexes = [models.Index(fields=["email", "claimed_at"])]
+
+    def __str__(self) -> str:
+        return f"{self.email} -> run {self.run_id}"

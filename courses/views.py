@@ -1,6 +1,490 @@
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
+"""Pages of the course side.  Thin: objects come through the selectors (scoped to the user),
+changes go through the services."""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Iterator
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.paginator import Paginator
+from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from academy import selectors as people
+from academy.models import Cohort, Institution
+
+from . import bulk, selectors, services
+from .markdown import render_markdown
+from .models import (
+    Attachment,
+    CourseRun,
+    Enrolment,
+    EnrolmentState,
+    Lesson,
+    Level,
+    Sector,
+)
+
+PAGE_SIZE = 20
+ROSTER_PAGE_SIZE = 50
 
 
+def _errors(exc: ValidationError) -> str:
+    return " ".join(exc.messages)
+
+
+# --------------------------------------------------------------------------- dashboard
+
+
+@login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
-    return render(request, "courses/dashboard.html", {})
+    user = request.user
+    services.enrolment_claim_reserved(user=user)  # people who just accepted a bulk invitation
+    enrolments = selectors.student_enrolments(user)
+    progress = selectors.progress_for(user, [e.run_id for e in enrolments]) if enrolments else {}
+    for e in enrolments:
+        done, total = progress.get(e.run_id, (0, 0))
+        e.progress = (done, total, round(100 * done / total) if total else 0)  # type: ignore[attr-defined]
+    teaching = (
+        list(selectors.instructor_runs(user))
+        if selectors.staff_run_ids(user) or (people.is_operator(user))
+        else []
+    )
+    queue = (
+        list(selectors.approval_queue(user)[:20])
+        if teaching or people.admin_institution_ids(user)
+        else []
+    )
+    return render(
+        request,
+        "courses/dashboard.html",
+        {
+            "enrolments": enrolments,
+            "deadlines": selectors.upcoming_deadlines(user, enrolments),
+            "teaching": teaching,
+            "queue": queue,
+            "by_cohort": selectors.institution_enrolments_by_cohort(user),
+            "states": EnrolmentState,
+        },
+    )
+
+
+# --------------------------------------------------------------------------- catalogue
+
+
+@login_required
+def catalogue(request: HttpRequest) -> HttpResponse:
+    filters = {
+        "q": request.GET.get("q", "").strip()[:100],
+        "sector": request.GET.get("sector", "")
+        if request.GET.get("sector") in Sector.values
+        else "",
+        "language": request.GET.get("language", "").strip()[:10],
+        "level": request.GET.get("level", "") if request.GET.get("level") in Level.values else "",
+        "open_now": request.GET.get("open") == "1",
+    }
+    courses = selectors.catalogue(request.user, **filters)
+    page = Paginator(courses, PAGE_SIZE).get_page(request.GET.get("page"))
+    query = request.GET.copy()
+    query.pop("page", None)
+    return render(
+        request,
+        "courses/catalogue.html",
+        {
+            "page": page,
+            "filters": filters,
+            "sectors": Sector.choices,
+            "levels": Level.choices,
+            "languages": selectors.course_languages(),
+            "query": query.urlencode(),
+            "sector_labels": dict(Sector.choices),
+        },
+    )
+
+
+@login_required
+def course_detail(request: HttpRequest, code: str) -> HttpResponse:
+    course = get_object_or_404(selectors.courses_for(request.user), code=code)
+    return render(
+        request,
+        "courses/course_detail.html",
+        {
+            "course": course,
+            "description": render_markdown(course.description),
+            "runs": selectors.course_page(request.user, course),
+            "sector_labels": dict(Sector.choices),
+        },
+    )
+
+
+def _visible_run(request: HttpRequest, pk: int) -> CourseRun:
+    return get_object_or_404(selectors.runs_for(request.user), pk=pk)
+
+
+@login_required
+@require_POST
+def run_enrol(request: HttpRequest, pk: int) -> HttpResponse:
+    run = _visible_run(request, pk)
+    try:
+        enrolment = services.enrolment_request(
+            run=run, user=request.user, invite_code=request.POST.get("invite_code", "")
+        )
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    else:
+        text = {
+            EnrolmentState.ACTIVE: _("You are enrolled."),
+            EnrolmentState.WAITLISTED: _("The run is full: you are number %(n)s on the waitlist.")
+            % {"n": selectors.waitlist_rank(enrolment)},
+            EnrolmentState.PENDING: _("Your request is waiting for approval."),
+        }[enrolment.state]
+        messages.success(request, text)
+    return redirect("course-detail", code=run.course.code)
+
+
+@login_required
+@require_POST
+def run_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+    run = _visible_run(request, pk)
+    enrolment = get_object_or_404(Enrolment, run=run, user=request.user)
+    try:
+        services.enrolment_withdraw(enrolment=enrolment, actor=request.user)
+        messages.success(request, _("You have left this run."))
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    return redirect("course-detail", code=run.course.code)
+
+
+# --------------------------------------------------------------------------- content
+
+
+def _content_run(request: HttpRequest, pk: int) -> CourseRun:
+    run = _visible_run(request, pk)
+    if not selectors.can_view_content(request.user, run):
+        raise PermissionDenied
+    return run
+
+
+@login_required
+def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    run = _content_run(request, pk)
+    modules = selectors.run_content(run)
+    done_ids = selectors.completed_lesson_ids(request.user, run)
+    total = sum(len(m.lessons.all()) for m in modules)
+    return render(
+        request,
+        "courses/run_detail.html",
+        {
+            "run": run,
+            "modules": modules,
+            "done_ids": done_ids,
+            "progress": (len(done_ids), total, round(100 * len(done_ids) / total) if total else 0),
+            "is_staff": selectors.can_manage_run(request.user, run),
+        },
+    )
+
+
+def _lesson(request: HttpRequest, pk: int) -> Lesson:
+    lesson = get_object_or_404(Lesson.objects.select_related("module__run__course"), pk=pk)
+    _content_run(request, lesson.module.run_id)
+    return lesson
+
+
+@login_required
+def lesson_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    lesson = _lesson(request, pk)
+    siblings = list(
+        Lesson.objects.filter(module__run_id=lesson.module.run_id)
+        .order_by("module__position", "module_id", "position", "id")
+        .values_list("id", flat=True)
+    )
+    i = siblings.index(lesson.pk)
+    return render(
+        request,
+        "courses/lesson_detail.html",
+        {
+            "lesson": lesson,
+            "run": lesson.module.run,
+            "body": render_markdown(lesson.body),
+            "attachments": lesson.attachments.all(),
+            "done": lesson.completions.filter(user=request.user).exists(),
+            "previous_id": siblings[i - 1] if i > 0 else None,
+            "next_id": siblings[i + 1] if i + 1 < len(siblings) else None,
+        },
+    )
+
+
+@login_required
+@require_POST
+def lesson_complete(request: HttpRequest, pk: int) -> HttpResponse:
+    lesson = _lesson(request, pk)
+    done = services.lesson_complete(
+        lesson=lesson, user=request.user, done=request.POST.get("done", "1") == "1"
+    )
+    if request.headers.get("HX-Request"):
+        return render(request, "courses/_completion.html", {"lesson": lesson, "done": done})
+    return redirect("lesson-detail", pk=lesson.pk)
+
+
+@login_required
+def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
+    attachment = get_object_or_404(Attachment.objects.select_related("lesson__module"), pk=pk)
+    _content_run(request, attachment.lesson.module.run_id)
+    inline = attachment.content_type.startswith("image/") and not attachment.name.endswith(".svg")
+    return FileResponse(
+        attachment.file.open("rb"), as_attachment=not inline, filename=attachment.name
+    )
+
+
+# --------------------------------------------------------------------------- teaching
+
+
+def _managed_run(request: HttpRequest, pk: int) -> CourseRun:
+    run = get_object_or_404(CourseRun.objects.select_related("course"), pk=pk)
+    if not selectors.can_manage_run(request.user, run):
+        raise Http404
+    return run
+
+
+@login_required
+def teaching(request: HttpRequest) -> HttpResponse:
+    return render(
+        request,
+        "courses/teaching.html",
+        {
+            "runs": selectors.instructor_runs(request.user),
+        },
+    )
+
+
+def _roster_filters(request: HttpRequest) -> dict:
+    def as_int(name: str) -> int | None:
+        value = request.GET.get(name, "")
+        return int(value) if value.isdigit() else None
+
+    state = request.GET.get("state", "")
+    return {
+        "cohort": as_int("cohort"),
+        "institution": as_int("institution"),
+        "state": state if state in EnrolmentState.values else "",
+        "q": request.GET.get("q", "").strip()[:100],
+    }
+
+
+@login_required
+def roster(request: HttpRequest, pk: int) -> HttpResponse:
+    run = _managed_run(request, pk)
+    filters = _roster_filters(request)
+    page = Paginator(selectors.roster(run, **filters), ROSTER_PAGE_SIZE).get_page(
+        request.GET.get("page")
+    )
+    cohort_ids = Enrolment.objects.filter(run=run, cohort__isnull=False).values("cohort_id")
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "run": run,
+        "page": page,
+        "filters": filters,
+        "states": EnrolmentState.choices,
+        "cohorts": Cohort.objects.filter(id__in=cohort_ids).select_related("institution"),
+        "institutions": Institution.objects.filter(cohorts__id__in=cohort_ids).distinct(),
+        "counts": selectors.roster_state_counts(run),
+        "query": query.urlencode(),
+        "next_path": request.get_full_path(),
+    }
+    if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "roster-table":
+        return render(request, "courses/roster.html#table", context)
+    return render(request, "courses/roster.html", context)
+
+
+class _Echo:
+    def write(self, value: str) -> str:
+        return value
+
+
+def roster_rows(run: CourseRun, filters: dict) -> Iterator[str]:
+    """The roster as CSV lines, read with a server-side cursor in chunks: memory stays flat
+    whatever the number of enrolments."""
+    writer = csv.writer(_Echo())
+    yield writer.writerow(
+        [
+            _("username"),
+            _("first name"),
+            _("last name"),
+            _("e-mail"),
+            _("cohort"),
+            _("state"),
+            _("waitlist position"),
+            _("requested"),
+        ]
+    )
+    rows = selectors.roster(run, **filters).values_list(
+        "user__username",
+        "user__first_name",
+        "user__last_name",
+        "user__email",
+        "cohort__name",
+        "state",
+        "waitlist_position",
+        "requested_at",
+    )
+    for row in rows.iterator(chunk_size=2000):
+        yield writer.writerow([*row[:7], row[7].isoformat(timespec="seconds")])
+
+
+@login_required
+def roster_export(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+    run = _managed_run(request, pk)
+    response = StreamingHttpResponse(
+        roster_rows(run, _roster_filters(request)), content_type="text/csv; charset=utf-8"
+    )
+    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
+    response["Content-Disposition"] = (
+        f'attachment; filename="roster-{run.course.code}-{run.pk}-{stamp}.csv"'
+    )
+    return response
+
+
+ENROLMENT_ACTIONS = {
+    "approve": lambda e, actor, reason: services.enrolment_approve(enrolment=e, actor=actor),
+    "waitlist": lambda e, actor, reason: services.enrolment_waitlist(enrolment=e, actor=actor),
+    "reject": lambda e, actor, reason: services.enrolment_reject(
+        enrolment=e, actor=actor, reason=reason
+    ),
+    "remove": lambda e, actor, reason: services.enrolment_remove(
+        enrolment=e, actor=actor, reason=reason
+    ),
+}
+
+
+@login_required
+@require_POST
+def enrolment_decide(request: HttpRequest, pk: int) -> HttpResponse:
+    """One form per roster row; the button pressed names the action."""
+    return enrolment_action(request, pk, request.POST.get("action", ""))
+
+
+@login_required
+@require_POST
+def enrolment_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+    if action not in ENROLMENT_ACTIONS:
+        raise Http404
+    enrolment = get_object_or_404(selectors.enrolments_for(request.user), pk=pk)
+    try:
+        ENROLMENT_ACTIONS[action](enrolment, request.user, request.POST.get("reason", ""))
+        messages.success(
+            request,
+            _("Done: %(user)s is now %(state)s.")
+            % {"user": enrolment.user, "state": Enrolment.objects.get(pk=pk).get_state_display()},
+        )
+    except PermissionDenied:
+        raise Http404 from None
+    except ValidationError as exc:
+        messages.error(request, _errors(exc))
+    next_url = request.POST.get("next", "")
+    if next_url.startswith("/") and not next_url.startswith("//"):
+        return redirect(next_url)
+    return redirect("home")
+
+
+# --------------------------------------------------------------------------- bulk enrolment
+
+
+def _admin_institution(request: HttpRequest, slug: str) -> Institution:
+    institution = get_object_or_404(people.institutions_for(request.user), slug=slug)
+    if not people.can_manage_institution(request.user, institution):
+        raise Http404
+    return institution
+
+
+def _bulk_runs(institution: Institution):  # type: ignore[no-untyped-def]
+    """Runs an admin may fill: published, not finished."""
+    return (
+        CourseRun.objects.filter(course__is_published=True, ends_at__gte=timezone.now())
+        .select_related("course")
+        .order_by("course__code", "starts_at")
+    )
+
+
+@login_required
+def bulk_enrol(request: HttpRequest, slug: str) -> HttpResponse:
+    institution = _admin_institution(request, slug)
+    runs = _bulk_runs(institution)
+    error = ""
+    if request.method == "POST":
+        run = runs.filter(pk=request.POST.get("run") or 0).first()
+        file = request.FILES.get("file")
+        if run is None:
+            error = _("Choose a run.")
+        elif file is None:
+            error = _("Choose a CSV file.")
+        else:
+            try:
+                upload = bulk.bulk_upload_store(
+                    actor=request.user,
+                    institution=institution,
+                    run=run,
+                    file=file,
+                    size=file.size,
+                    filename=file.name or "",
+                )
+            except ValidationError as exc:
+                error = _errors(exc)
+            else:
+                return redirect("bulk-enrol-preview", slug=institution.slug, pk=upload.pk)
+    return render(
+        request,
+        "courses/bulk_enrol.html",
+        {
+            "institution": institution,
+            "runs": runs,
+            "error": error,
+            "selected_run": request.POST.get("run", ""),
+            "max_mb": bulk._max_bytes() // (1024 * 1024),
+        },
+        status=400 if error else 200,
+    )
+
+
+@login_required
+def bulk_enrol_preview(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+    institution = _admin_institution(request, slug)
+    upload = get_object_or_404(
+        institution_uploads(institution).select_related("run__course"), pk=pk
+    )
+    if request.method == "POST":
+        counts = bulk.bulk_apply(upload=upload, actor=request.user)
+        changed = sum(n for k, n in counts.items() if k in bulk.CHANGES)
+        messages.success(
+            request, _("Applied: %(n)s change(s); lines with errors were skipped.") % {"n": changed}
+        )
+        return redirect(reverse("bulk-enrol-preview", args=[institution.slug, upload.pk]))
+    lines = bulk.bulk_preview(upload=upload, actor=request.user)
+    summary: dict[str, int] = {}
+    for line in lines:
+        summary[line.label] = summary.get(line.label, 0) + 1
+    return render(
+        request,
+        "courses/bulk_preview.html",
+        {
+            "institution": institution,
+            "upload": upload,
+            "lines": lines,
+            "summary": summary,
+            "n_errors": sum(line.is_error for line in lines),
+            "n_changes": sum(line.changes for line in lines),
+        },
+    )
+
+
+def institution_uploads(institution: Institution):  # type: ignore[no-untyped-def]
+    from .models import BulkUpload
+
+    return BulkUpload.objects.filter(institution=institution)

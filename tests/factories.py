@@ -59,3 +59,86 @@ def member(institution: Institution, role: str = Role.STUDENT, **kwargs) -> User
     user = UserFactory(**kwargs)
     Membership.objects.create(user=user, institution=institution, role=role)
     return user
+
+
+# --- courses ----------------------------------------------------------------------------------
+
+class CourseFactory(DjangoModelFactory):
+    class Meta:
+        model = "courses.Course"
+
+    code = factory.Sequence(lambda n: f"AI{n:04d}")
+    title = factory.Sequence(lambda n: f"Deep learning on GPUs {n}")
+    summary = "Train models on the AI factory."
+    description = "# Welcome\n\nSome **Markdown**."
+    language = "en"
+    level = "introductory"
+    sectors = factory.LazyFunction(lambda: ["research"])
+    is_published = True
+
+
+class CourseRunFactory(DjangoModelFactory):
+    """A run whose enrolment window is open now, starting in two weeks."""
+
+    class Meta:
+        model = "courses.CourseRun"
+
+    course = factory.SubFactory(CourseFactory)
+    title = factory.Sequence(lambda n: f"Intake {n}")
+    enrolment_opens_at = factory.LazyFunction(lambda: _now() - _days(7))
+    enrolment_closes_at = factory.LazyFunction(lambda: _now() + _days(7))
+    starts_at = factory.LazyFunction(lambda: _now() + _days(14))
+    ends_at = factory.LazyFunction(lambda: _now() + _days(60))
+    capacity = 20
+    policy = "open"
+
+
+class CourseStaffFactory(DjangoModelFactory):
+    class Meta:
+        model = "courses.CourseStaff"
+
+    run = factory.SubFactory(CourseRunFactory)
+    user = factory.SubFactory(UserFactory)
+    role = "instructor"
+
+
+class EnrolmentFactory(DjangoModelFactory):
+    """A raw enrolment row (no capacity accounting): for read tests; writes use the services."""
+
+    class Meta:
+        model = "courses.Enrolment"
+
+    run = factory.SubFactory(CourseRunFactory)
+    user = factory.SubFactory(UserFactory)
+    state = "active"
+
+
+class ModuleFactory(DjangoModelFactory):
+    class Meta:
+        model = "courses.Module"
+
+    run = factory.SubFactory(CourseRunFactory)
+    title = factory.Sequence(lambda n: f"Module {n}")
+    position = factory.Sequence(lambda n: n)
+
+
+class LessonFactory(DjangoModelFactory):
+    class Meta:
+        model = "courses.Lesson"
+
+    module = factory.SubFactory(ModuleFactory)
+    title = factory.Sequence(lambda n: f"Lesson {n}")
+    body = "Run this:\n\n```python\nimport torch\nprint(torch.cuda.is_available())\n```\n"
+    position = factory.Sequence(lambda n: n)
+
+
+def _now():  # type: ignore[no-untyped-def]
+    from django.utils import timezone
+
+    return timezone.now()
+
+
+def _days(n: int):  # type: ignore[no-untyped-def]
+    from datetime import timedelta
+
+    return timedelta(days=n)

@@ -1,0 +1,461 @@
+"""Reads of the course side, always scoped to the acting user.
+
+Who sees what:
+- published courses and their runs: every signed-in user (the catalogue); drafts: operators
+  and the staff of one of the course's runs;
+- a run's content: its staff, operators, and people with an active or completed enrolment;
+- enrolments: your own; all of a run you teach; your institutions' people's if you are an
+  institution admin; everything if you are an operator.
+
+Public helpers other apps call (labs, gradebook): ``is_run_staff``, ``staff_run_ids``,
+``can_manage_run``, ``active_enrolment``, ``has_active_enrolment``, ``enrolments_for``.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from django.db import connection
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from academy.models import User
+from academy.selectors import admin_institution_ids, is_operator, member_institution_ids
+
+from .models import (
+    OPEN_STATES,
+    SEAT_STATES,
+    Course,
+    CourseRun,
+    CourseStaff,
+    Enrolment,
+    EnrolmentPolicy,
+    EnrolmentState,
+    Lesson,
+    LessonCompletion,
+    Module,
+)
+
+# --------------------------------------------------------------------------- roles on a run
+
+
+def staff_run_ids(user: User) -> set[int]:
+    """Runs the user teaches (instructor or teaching assistant); cached on the user object."""
+    if not user.is_authenticated:
+        return set()
+    cached = getattr(user, "_staff_run_ids", None)
+    if cached is None:
+        cached = set(CourseStaff.objects.filter(user=user).values_list("run_id", flat=True))
+        user._staff_run_ids = cached  # type: ignore[attr-defined]
+    return cached
+
+
+def is_run_staff(user: User, run: CourseRun | int) -> bool:
+    run_id = run if isinstance(run, int) else run.pk
+    return run_id in staff_run_ids(user)
+
+
+def can_manage_run(user: User, run: CourseRun | int) -> bool:
+    """Staff of the run, or an operator: may see the roster, approve, remove, export."""
+    return is_operator(user) or is_run_staff(user, run)
+
+
+def can_manage_enrolment(user: User, enrolment: Enrolment) -> bool:
+    """Run staff and operators; institution admins for people of their institutions."""
+    if can_manage_run(user, enrolment.run_id):
+        return True
+    admin_of = admin_institution_ids(user)
+    if not admin_of:
+        return False
+    if enrolment.cohort_id is not None and enrolment.cohort.institution_id in admin_of:
+        return True
+    return enrolment.user.memberships.filter(institution_id__in=admin_of).exists()
+
+
+def active_enrolment(user: User, run: CourseRun | int) -> Enrolment | None:
+    """The user's enrolment in the run if it is active (holding a seat, not yet completed)."""
+    if not user.is_authenticated:
+        return None
+    run_id = run if isinstance(run, int) else run.pk
+    return Enrolment.objects.filter(run_id=run_id, user=user, state=EnrolmentState.ACTIVE).first()
+
+
+def has_active_enrolment(user: User, run: CourseRun | int) -> bool:
+    return active_enrolment(user, run) is not None
+
+
+def can_view_content(user: User, run: CourseRun) -> bool:
+    if can_manage_run(user, run):
+        return True
+    return Enrolment.objects.filter(run=run, user=user, state__in=SEAT_STATES).exists()
+
+
+# --------------------------------------------------------------------------- catalogue
+
+
+def courses_for(user: User) -> QuerySet[Course]:
+    if is_operator(user):
+        return Course.objects.all()
+    if not user.is_authenticated:
+        return Course.objects.none()
+    return Course.objects.filter(
+        Q(is_published=True) | Q(runs__id__in=staff_run_ids(user))
+    ).distinct()
+
+
+def runs_for(user: User) -> QuerySet[CourseRun]:
+    qs = CourseRun.objects.select_related("course")
+    if is_operator(user):
+        return qs
+    if not user.is_authenticated:
+        return qs.none()
+    return qs.filter(Q(course__is_published=True) | Q(id__in=staff_run_ids(user)))
+
+
+def _open_now_q(now: datetime, prefix: str = "") -> Q:
+    return Q(**{f"{prefix}enrolment_opens_at__lte": now, f"{prefix}enrolment_closes_at__gte": now})
+
+
+def catalogue(
+    user: User,
+    *,
+    q: str = "",
+    sector: str = "",
+    language: str = "",
+    level: str = "",
+    open_now: bool = False,
+) -> QuerySet[Course]:
+    now = timezone.now()
+    qs = courses_for(user).annotate(
+        is_open=Exists(CourseRun.objects.filter(_open_now_q(now), course=OuterRef("pk")))
+    )
+    if q:
+        qs = qs.filter(Q(title__icontains=q) | Q(code__icontains=q) | Q(summary__icontains=q))
+    if sector:
+        if connection.features.supports_json_field_contains:
+            qs = qs.filter(sectors__contains=[sector])
+        else:  # SQLite: match the quoted name in the JSON text
+            qs = qs.filter(sectors__icontains=f'"{sector}"')
+    if language:
+        qs = qs.filter(language=language)
+    if level:
+        qs = qs.filter(level=level)
+    if open_now:
+        qs = qs.filter(is_open=True)
+    return qs.order_by("code")
+
+
+def course_languages() -> list[str]:
+    return list(
+        Course.objects.filter(is_published=True)
+        .order_by("language")
+        .values_list("language", flat=True)
+        .distinct()
+    )
+
+
+# --------------------------------------------------------------------------- eligibility
+
+
+@dataclass
+class Eligibility:
+    can_enrol: bool
+    blockers: list[str] = field(default_factory=list)  # why not
+    notes: list[str] = field(default_factory=list)  # what will happen (approval, waitlist)
+    enrolment: Enrolment | None = None
+    seats_left: int | None = None
+    needs_code: bool = False
+    will_waitlist: bool = False
+
+
+@dataclass
+class PersonContext:
+    """What the eligibility rules need to know about a person: loaded once per page."""
+
+    institution_ids: set[int]
+    cohort_ids: set[int]
+    completed_course_ids: set[int]
+
+    @classmethod
+    def load(cls, user: User) -> PersonContext:
+        if not user.is_authenticated:
+            return cls(set(), set(), set())
+        return cls(
+            institution_ids=member_institution_ids(user),
+            cohort_ids=set(user.cohorts.values_list("id", flat=True)),
+            completed_course_ids=set(
+                Enrolment.objects.filter(user=user, state=EnrolmentState.COMPLETED).values_list(
+                    "run__course_id", flat=True
+                )
+            ),
+        )
+
+
+def seats_left(run: CourseRun) -> int | None:
+    return None if run.capacity is None else max(run.capacity - run.active_count, 0)
+
+
+def enrolment_eligibility(
+    run: CourseRun,
+    person: PersonContext,
+    enrolment: Enrolment | None,
+    *,
+    now: datetime | None = None,
+) -> Eligibility:
+    """Whether a person may ask to enrol in ``run`` and why not.  Needs ``run.course`` with
+    ``prerequisites`` and the run's ``allowed_institutions``/``allowed_cohorts`` prefetched
+    (``runs_with_rules``) to stay query-free.  The enrolment service runs the same rules."""
+    now = now or timezone.now()
+    result = Eligibility(can_enrol=False, enrolment=enrolment, seats_left=seats_left(run))
+    if enrolment is not None and enrolment.state in OPEN_STATES:
+        return result
+    if enrolment is not None and enrolment.state == EnrolmentState.REJECTED:
+        result.blockers.append(_("Your request for this run was declined."))
+    if now < run.enrolment_opens_at:
+        result.blockers.append(
+            _("Enrolment opens on %(date)s.")
+            % {"date": timezone.localtime(run.enrolment_opens_at).strftime("%Y-%m-%d")}
+        )
+    elif now > run.enrolment_closes_at:
+        result.blockers.append(_("The enrolment window is closed."))
+    if not run.is_public:
+        allowed_inst = {i.pk for i in run.allowed_institutions.all()}
+        allowed_coh = {c.pk for c in run.allowed_cohorts.all()}
+        if not (allowed_inst & person.institution_ids or allowed_coh & person.cohort_ids):
+            result.blockers.append(_("This run is only for listed institutions and cohorts."))
+    missing = [p for p in run.course.prerequisites.all() if p.pk not in person.completed_course_ids]
+    if missing:
+        result.blockers.append(
+            _("Prerequisite missing: %(courses)s.")
+            % {"courses": ", ".join(f"{p.code} {p.title}" for p in missing)}
+        )
+    result.can_enrol = not result.blockers
+    if run.policy == EnrolmentPolicy.INVITE:
+        result.needs_code = True
+        result.notes.append(_("An invite code is needed."))
+    if run.policy == EnrolmentPolicy.APPROVAL:
+        result.notes.append(_("The run's staff approve each request."))
+    elif result.seats_left == 0:
+        result.will_waitlist = True
+        result.notes.append(_("The run is full: you will join the waitlist."))
+    return result
+
+
+def runs_with_rules() -> QuerySet[CourseRun]:
+    return CourseRun.objects.select_related("course").prefetch_related(
+        "allowed_institutions", "allowed_cohorts", "course__prerequisites"
+    )
+
+
+def course_page(user: User, course: Course) -> list[tuple[CourseRun, Eligibility]]:
+    """The course's runs, each with seats left and the user's eligibility.  A fixed number of
+    queries whatever the number of runs."""
+    runs = list(
+        runs_with_rules()
+        .filter(course=course)
+        .prefetch_related(Prefetch("staff", queryset=CourseStaff.objects.select_related("user")))
+        .order_by("starts_at")
+    )
+    person = PersonContext.load(user)
+    mine = (
+        {e.run_id: e for e in Enrolment.objects.filter(user=user, run__course=course)}
+        if (user.is_authenticated)
+        else {}
+    )
+    now = timezone.now()
+    return [(run, enrolment_eligibility(run, person, mine.get(run.pk), now=now)) for run in runs]
+
+
+# --------------------------------------------------------------------------- content, progress
+
+
+def run_content(run: CourseRun) -> list[Module]:
+    return list(
+        Module.objects.filter(run=run)
+        .prefetch_related(Prefetch("lessons", queryset=Lesson.objects.order_by("position", "id")))
+        .order_by("position", "id")
+    )
+
+
+def completed_lesson_ids(user: User, run: CourseRun | int) -> set[int]:
+    run_id = run if isinstance(run, int) else run.pk
+    return set(
+        LessonCompletion.objects.filter(user=user, lesson__module__run_id=run_id).values_list(
+            "lesson_id", flat=True
+        )
+    )
+
+
+def progress_for(user: User, run_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """run id -> (lessons completed by the user, lessons in the run): two queries in all."""
+    totals = dict(
+        Lesson.objects.filter(module__run_id__in=run_ids)
+        .values("module__run_id")
+        .annotate(n=Count("id"))
+        .values_list("module__run_id", "n")
+    )
+    done = dict(
+        LessonCompletion.objects.filter(user=user, lesson__module__run_id__in=run_ids)
+        .values("lesson__module__run_id")
+        .annotate(n=Count("id"))
+        .values_list("lesson__module__run_id", "n")
+    )
+    return {rid: (done.get(rid, 0), totals.get(rid, 0)) for rid in run_ids}
+
+
+# --------------------------------------------------------------------------- enrolments
+
+
+def enrolments_for(user: User) -> QuerySet[Enrolment]:
+    qs = Enrolment.objects.select_related("run__course", "user", "cohort__institution")
+    if is_operator(user):
+        return qs
+    if not user.is_authenticated:
+        return qs.none()
+    scope = Q(user=user) | Q(run_id__in=staff_run_ids(user))
+    admin_of = admin_institution_ids(user)
+    if admin_of:
+        scope |= Q(user__memberships__institution_id__in=admin_of)
+        return qs.filter(scope).distinct()
+    return qs.filter(scope)
+
+
+def roster(
+    run: CourseRun,
+    *,
+    cohort: int | None = None,
+    institution: int | None = None,
+    state: str = "",
+    q: str = "",
+) -> QuerySet[Enrolment]:
+    """All enrolments of a run (callers check ``can_manage_run`` first), filtered."""
+    qs = Enrolment.objects.filter(run=run).select_related("user", "cohort__institution")
+    if cohort:
+        qs = qs.filter(cohort_id=cohort)
+    if institution:
+        qs = qs.filter(
+            Q(cohort__institution_id=institution) | Q(user__memberships__institution_id=institution)
+        ).distinct()
+    if state:
+        qs = qs.filter(state=state)
+    if q:
+        qs = qs.filter(
+            Q(user__username__icontains=q)
+            | Q(user__email__icontains=q)
+            | Q(user__last_name__icontains=q)
+        )
+    return qs.order_by("state", "waitlist_position", "user__last_name", "user__username")
+
+
+def roster_state_counts(run: CourseRun) -> dict[str, int]:
+    return dict(
+        Enrolment.objects.filter(run=run)
+        .values("state")
+        .annotate(n=Count("id"))
+        .values_list("state", "n")
+    )
+
+
+def approval_queue(user: User) -> QuerySet[Enrolment]:
+    """Pending requests the user may decide: their runs' and their institutions' people's."""
+    return enrolments_for(user).filter(state=EnrolmentState.PENDING).exclude(user=user)
+
+
+# --------------------------------------------------------------------------- dashboards
+
+
+def student_enrolments(user: User) -> list[Enrolment]:
+    return list(
+        Enrolment.objects.filter(user=user)
+        .exclude(state=EnrolmentState.REJECTED)
+        .select_related("run__course")
+        .order_by("run__starts_at")
+    )
+
+
+def upcoming_deadlines(user: User, enrolments: list[Enrolment], *, limit: int = 5) -> list[dict]:
+    """The next dates that matter in the user's runs: run start, run end."""
+    now = timezone.now()
+    items = []
+    for e in enrolments:
+        if e.state not in (
+            EnrolmentState.ACTIVE,
+            EnrolmentState.WAITLISTED,
+            EnrolmentState.PENDING,
+        ):
+            continue
+        for when, label in ((e.run.starts_at, _("starts")), (e.run.ends_at, _("ends"))):
+            if when >= now:
+                items.append({"when": when, "label": label, "run": e.run})
+    return sorted(items, key=lambda i: i["when"])[:limit]
+
+
+def instructor_runs(user: User) -> QuerySet[CourseRun]:
+    runs = (
+        CourseRun.objects.filter(id__in=staff_run_ids(user))
+        if not is_operator(user)
+        else (CourseRun.objects.filter(staff__isnull=False).distinct())
+    )
+    return (
+        runs.select_related("course")
+        .annotate(
+            n_pending=Count("enrolments", filter=Q(enrolments__state=EnrolmentState.PENDING)),
+            n_waitlisted=Count("enrolments", filter=Q(enrolments__state=EnrolmentState.WAITLISTED)),
+        )
+        .order_by("-starts_at")
+    )
+
+
+def institution_enrolments_by_cohort(user: User) -> list[dict]:
+    """For an institution admin: enrolment counts per cohort, run and state, one query."""
+    admin_of = admin_institution_ids(user)
+    if not admin_of:
+        return []
+    rows = (
+        Enrolment.objects.filter(cohort__institution_id__in=admin_of)
+        .values(
+            "cohort_id",
+            "cohort__name",
+            "cohort__institution__name",
+            "run_id",
+            "run__course__code",
+            "run__title",
+            "state",
+        )
+        .annotate(n=Count("id"))
+        .order_by("cohort__institution__name", "cohort__name", "run__course__code", "run_id")
+    )
+    grouped: dict[int, dict] = {}
+    for r in rows:
+        cohort = grouped.setdefault(
+            r["cohort_id"],
+            {"name": r["cohort__name"], "institution": r["cohort__institution__name"], "runs": {}},
+        )
+        run = cohort["runs"].setdefault(
+            r["run_id"],
+            {"label": f"{r['run__course__code']} · {r['run__title']}", "counts": defaultdict(int)},
+        )
+        run["counts"][r["state"]] += r["n"]
+    return [
+        {
+            **c,
+            "runs": [
+                {"label": v["label"], "counts": dict(v["counts"])} for v in c["runs"].values()
+            ],
+        }
+        for c in grouped.values()
+    ]
+
+
+def waitlist_rank(enrolment: Enrolment) -> int | None:
+    """1 for the head of the waitlist."""
+    if enrolment.state != EnrolmentState.WAITLISTED or enrolment.waitlist_position is None:
+        return None
+    return Enrolment.objects.filter(
+        run_id=enrolment.run_id,
+        state=EnrolmentState.WAITLISTED,
+        waitlist_position__lte=enrolment.waitlist_position,
+    ).count()

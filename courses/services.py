@@ -1,0 +1,531 @@
+"""Writes of the course side.  Each service checks the actor's right, changes state in one
+transaction, writes an audit row and enqueues e-mail only after commit.
+
+Capacity: every change to who holds a seat locks the run row first (``select_for_update``)
+and keeps ``CourseRun.active_count`` (active + completed enrolments) in step under that lock.
+So two requests for the last seat are serialised: one gets it, the other is waitlisted with
+the next ``waitlist_seq`` number (first come, first served), and a freed seat promotes the
+first waitlisted person exactly once.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import secrets
+from datetime import datetime
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.db.models import prefetch_related_objects
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from academy.audit import audit
+from academy.models import Cohort, User
+from academy.selectors import is_operator
+
+from . import selectors
+from .models import (
+    OPEN_STATES,
+    Attachment,
+    Course,
+    CourseRun,
+    CourseStaff,
+    Enrolment,
+    EnrolmentPolicy,
+    EnrolmentState,
+    InviteCode,
+    Lesson,
+    LessonCompletion,
+    ReservedEnrolment,
+)
+
+
+def _require(condition: bool) -> None:
+    if not condition:
+        raise PermissionDenied
+
+
+def _notify(enrolment: Enrolment, event: str) -> None:
+    enrolment_id = enrolment.pk
+
+    def enqueue() -> None:
+        from .tasks import send_enrolment_email
+
+        send_enrolment_email.delay(enrolment_id, event)
+
+    transaction.on_commit(enqueue)
+
+
+def _lock_run(run: CourseRun | int) -> CourseRun:
+    run_id = run if isinstance(run, int) else run.pk
+    return CourseRun.objects.select_for_update().select_related("course").get(pk=run_id)
+
+
+def _take_seat_or_waitlist(run: CourseRun, enrolment: Enrolment) -> None:
+    """Under the run lock: give ``enrolment`` a seat if one is free, else the next waitlist
+    position.  Saves the run's counters; the caller saves the enrolment."""
+    if run.capacity is None or run.active_count < run.capacity:
+        enrolment.state = EnrolmentState.ACTIVE
+        enrolment.waitlist_position = None
+        run.active_count += 1
+    else:
+        run.waitlist_seq += 1
+        enrolment.state = EnrolmentState.WAITLISTED
+        enrolment.waitlist_position = run.waitlist_seq
+    run.save(update_fields=["active_count", "waitlist_seq"])
+
+
+def _promote_waitlisted(run: CourseRun, actor: User | None) -> list[Enrolment]:
+    """Under the run lock: fill free seats from the head of the waitlist."""
+    promoted = []
+    while run.capacity is None or run.active_count < run.capacity:
+        head = (
+            Enrolment.objects.select_for_update()
+            .filter(run=run, state=EnrolmentState.WAITLISTED)
+            .order_by("waitlist_position", "id")
+            .first()
+        )
+        if head is None:
+            break
+        head.state = EnrolmentState.ACTIVE
+        head.save(update_fields=["state", "state_changed_at"])
+        run.active_count += 1
+        run.save(update_fields=["active_count"])
+        audit(
+            actor,
+            "enrolment.promote",
+            head,
+            run=run.pk,
+            user=head.user_id,
+            position=head.waitlist_position,
+        )
+        _notify(head, "promoted")
+        promoted.append(head)
+    return promoted
+
+
+def _release_seat(run: CourseRun, actor: User | None) -> list[Enrolment]:
+    run.active_count = max(run.active_count - 1, 0)
+    run.save(update_fields=["active_count"])
+    return _promote_waitlisted(run, actor)
+
+
+def _pick_cohort(run: CourseRun, user: User) -> Cohort | None:
+    cohorts = list(user.cohorts.order_by("id"))
+    if not run.is_public:
+        allowed = {c.pk for c in run.allowed_cohorts.all()}
+        allowed_inst = {i.pk for i in run.allowed_institutions.all()}
+        for c in cohorts:
+            if c.pk in allowed or c.institution_id in allowed_inst:
+                return c
+    return cohorts[0] if cohorts else None
+
+
+def _check_invite_code(run: CourseRun, raw: str) -> InviteCode:
+    code = (
+        InviteCode.objects.select_for_update()
+        .filter(run=run, code__iexact=(raw or "").strip(), is_active=True)
+        .first()
+    )
+    if code is None:
+        raise ValidationError({"invite_code": _("This invite code is not valid for this run.")})
+    if code.expires_at is not None and code.expires_at < timezone.now():
+        raise ValidationError({"invite_code": _("This invite code has expired.")})
+    if code.max_uses is not None and code.uses >= code.max_uses:
+        raise ValidationError({"invite_code": _("This invite code has been used up.")})
+    return code
+
+
+# --------------------------------------------------------------------------- enrolment
+
+
+def enrolment_request(*, run: CourseRun, user: User, invite_code: str = "") -> Enrolment:
+    """A person asks to enrol: active if a seat is free, waitlisted if full, pending under the
+    approval policy.  ValidationError (with the reasons) when they may not."""
+    _require(user.is_authenticated and user.is_active)
+    with transaction.atomic():
+        run = _lock_run(run)
+        prefetch_related_objects(
+            [run], "allowed_institutions", "allowed_cohorts", "course__prerequisites"
+        )
+        enrolment = Enrolment.objects.filter(run=run, user=user).first()
+        if enrolment is not None and enrolment.state in OPEN_STATES:
+            raise ValidationError(
+                _("You are already enrolled in this run (%(state)s).")
+                % {"state": enrolment.get_state_display()}
+            )
+        person = selectors.PersonContext.load(user)
+        eligibility = selectors.enrolment_eligibility(run, person, enrolment)
+        if not eligibility.can_enrol:
+            raise ValidationError(eligibility.blockers)
+        code = None
+        if run.policy == EnrolmentPolicy.INVITE:
+            code = _check_invite_code(run, invite_code)
+            code.uses += 1
+            code.save(update_fields=["uses"])
+        if enrolment is None:
+            enrolment = Enrolment(run=run, user=user)
+        enrolment.cohort = _pick_cohort(run, user)
+        enrolment.invite_code = code
+        enrolment.reason = ""
+        if run.policy == EnrolmentPolicy.APPROVAL:
+            enrolment.state = EnrolmentState.PENDING
+            enrolment.waitlist_position = None
+        else:
+            _take_seat_or_waitlist(run, enrolment)
+        enrolment.save()
+        audit(
+            user,
+            "enrolment.request",
+            enrolment,
+            institution=_institution_of(enrolment),
+            run=run.pk,
+            state=enrolment.state,
+            code=code.code if code else None,
+        )
+        _notify(enrolment, enrolment.state)
+    return enrolment
+
+
+def _institution_of(enrolment: Enrolment):  # type: ignore[no-untyped-def]
+    return enrolment.cohort.institution if enrolment.cohort_id else None
+
+
+def enrolment_withdraw(*, enrolment: Enrolment, actor: User) -> Enrolment:
+    """The student leaves the run (or gives up a request); a freed seat promotes the first
+    waitlisted person."""
+    _require(enrolment.user_id == actor.pk)
+    with transaction.atomic():
+        run = _lock_run(enrolment.run_id)
+        enrolment = Enrolment.objects.select_for_update().get(pk=enrolment.pk)
+        if enrolment.state not in (
+            EnrolmentState.PENDING,
+            EnrolmentState.WAITLISTED,
+            EnrolmentState.ACTIVE,
+        ):
+            raise ValidationError(_("This enrolment cannot be withdrawn."))
+        held_seat = enrolment.state == EnrolmentState.ACTIVE
+        previous = enrolment.state
+        enrolment.state = EnrolmentState.WITHDRAWN
+        enrolment.waitlist_position = None
+        enrolment.save(update_fields=["state", "waitlist_position", "state_changed_at"])
+        audit(
+            actor,
+            "enrolment.withdraw",
+            enrolment,
+            institution=_institution_of(enrolment),
+            run=run.pk,
+            previous=previous,
+        )
+        _notify(enrolment, "withdrawn")
+        if held_seat:
+            _release_seat(run, actor)
+    return enrolment
+
+
+def _managed(enrolment: Enrolment, actor: User) -> Enrolment:
+    _require(selectors.can_manage_enrolment(actor, enrolment))
+    return Enrolment.objects.select_for_update().get(pk=enrolment.pk)
+
+
+def enrolment_approve(*, enrolment: Enrolment, actor: User) -> Enrolment:
+    """Staff or an institution admin approves a pending request: a seat, or the waitlist."""
+    with transaction.atomic():
+        run = _lock_run(enrolment.run_id)
+        enrolment = _managed(enrolment, actor)
+        if enrolment.state != EnrolmentState.PENDING:
+            raise ValidationError(_("Only pending requests can be approved."))
+        _take_seat_or_waitlist(run, enrolment)
+        enrolment.save()
+        audit(
+            actor,
+            "enrolment.approve",
+            enrolment,
+            institution=_institution_of(enrolment),
+            run=run.pk,
+            state=enrolment.state,
+        )
+        _notify(enrolment, enrolment.state)
+    return enrolment
+
+
+def enrolment_waitlist(*, enrolment: Enrolment, actor: User) -> Enrolment:
+    """Staff accept a pending request onto the waitlist (at its end): promoted when a seat
+    frees, like everyone waitlisted."""
+    with transaction.atomic():
+        run = _lock_run(enrolment.run_id)
+        enrolment = _managed(enrolment, actor)
+        if enrolment.state != EnrolmentState.PENDING:
+            raise ValidationError(_("Only pending requests can be waitlisted."))
+        run.waitlist_seq += 1
+        run.save(update_fields=["waitlist_seq"])
+        enrolment.state = EnrolmentState.WAITLISTED
+        enrolment.waitlist_position = run.waitlist_seq
+        enrolment.save()
+        audit(
+            actor,
+            "enrolment.waitlist",
+            enrolment,
+            institution=_institution_of(enrolment),
+            run=run.pk,
+            position=enrolment.waitlist_position,
+        )
+        _notify(enrolment, "waitlisted")
+    return enrolment
+
+
+def enrolment_reject(*, enrolment: Enrolment, actor: User, reason: str = "") -> Enrolment:
+    with transaction.atomic():
+        _lock_run(enrolment.run_id)
+        enrolment = _managed(enrolment, actor)
+        if enrolment.state not in (EnrolmentState.PENDING, EnrolmentState.WAITLISTED):
+            raise ValidationError(_("Only pending or waitlisted requests can be rejected."))
+        enrolment.state = EnrolmentState.REJECTED
+        enrolment.waitlist_position = None
+        enrolment.reason = reason[:500]
+        enrolment.save()
+        audit(
+            actor,
+            "enrolment.reject",
+            enrolment,
+            institution=_institution_of(enrolment),
+            run=enrolment.run_id,
+            reason=reason,
+        )
+        _notify(enrolment, "rejected")
+    return enrolment
+
+
+def enrolment_remove(*, enrolment: Enrolment, actor: User, reason: str) -> Enrolment:
+    """Staff remove someone from the run, with a reason (audited); frees their seat."""
+    if not reason.strip():
+        raise ValidationError({"reason": _("Give a reason for the removal.")})
+    with transaction.atomic():
+        run = _lock_run(enrolment.run_id)
+        enrolment = _managed(enrolment, actor)
+        if enrolment.state not in (
+            EnrolmentState.ACTIVE,
+            EnrolmentState.WAITLISTED,
+            EnrolmentState.PENDING,
+        ):
+            raise ValidationError(_("This enrolment cannot be removed."))
+        held_seat = enrolment.state == EnrolmentState.ACTIVE
+        previous = enrolment.state
+        enrolment.state = EnrolmentState.WITHDRAWN
+        enrolment.waitlist_position = None
+        enrolment.reason = reason.strip()[:500]
+        enrolment.save()
+        audit(
+            actor,
+            "enrolment.remove",
+            enrolment,
+            institution=_institution_of(enrolment),
+            run=run.pk,
+            previous=previous,
+            reason=enrolment.reason,
+        )
+        _notify(enrolment, "removed")
+        if held_seat:
+            _release_seat(run, actor)
+    return enrolment
+
+
+def enrolment_complete(*, enrolment: Enrolment, actor: User) -> Enrolment:
+    """Staff (or the gradebook, as a staff actor) mark an active enrolment completed; it keeps
+    its seat and satisfies prerequisites."""
+    with transaction.atomic():
+        _lock_run(enrolment.run_id)
+        _require(selectors.can_manage_run(actor, enrolment.run_id))
+        enrolment = Enrolment.objects.select_for_update().get(pk=enrolment.pk)
+        if enrolment.state != EnrolmentState.ACTIVE:
+            raise ValidationError(_("Only active enrolments can be completed."))
+        enrolment.state = EnrolmentState.COMPLETED
+        enrolment.save(update_fields=["state", "state_changed_at"])
+        audit(
+            actor,
+            "enrolment.complete",
+            enrolment,
+            institution=_institution_of(enrolment),
+            run=enrolment.run_id,
+        )
+    return enrolment
+
+
+def enrolment_admin_add(
+    *, run: CourseRun, user: User, actor: User | None, cohort: Cohort | None = None
+) -> Enrolment:
+    """An institution admin (bulk enrolment) puts a person in a run: no approval, window or
+    invite code, but the run's audience still applies.  Idempotent: an open enrolment is
+    returned unchanged."""
+    with transaction.atomic():
+        run = _lock_run(run)
+        enrolment = Enrolment.objects.select_for_update().filter(run=run, user=user).first()
+        if enrolment is not None and enrolment.state in OPEN_STATES:
+            return enrolment
+        if not run.is_public and not _audience_allows(run, user, cohort):
+            raise ValidationError(_("This run is only for listed institutions and cohorts."))
+        enrolment = enrolment or Enrolment(run=run, user=user)
+        enrolment.cohort = cohort
+        enrolment.reason = ""
+        _take_seat_or_waitlist(run, enrolment)
+        enrolment.save()
+        audit(
+            actor,
+            "enrolment.admin_add",
+            enrolment,
+            institution=_institution_of(enrolment),
+            run=run.pk,
+            user=user.username,
+            state=enrolment.state,
+        )
+        _notify(enrolment, enrolment.state)
+    return enrolment
+
+
+def _audience_allows(run: CourseRun, user: User, cohort: Cohort | None) -> bool:
+    allowed_cohorts = set(run.allowed_cohorts.values_list("id", flat=True))
+    allowed_inst = set(run.allowed_institutions.values_list("id", flat=True))
+    if cohort is not None and (
+        cohort.pk in allowed_cohorts or cohort.institution_id in allowed_inst
+    ):
+        return True
+    return user.memberships.filter(institution_id__in=allowed_inst).exists() or (
+        user.cohorts.filter(id__in=allowed_cohorts).exists()
+    )
+
+
+def enrolment_claim_reserved(*, user: User) -> list[Enrolment]:
+    """Turn bulk-enrolment reservations for the user's e-mail into enrolments (call after an
+    invitation is accepted; cheap and idempotent, so also safe on every dashboard visit)."""
+    if not user.is_authenticated or not user.email:
+        return []
+    reservations = list(
+        ReservedEnrolment.objects.filter(
+            email__iexact=user.email, claimed_at__isnull=True
+        ).select_related("run", "cohort", "created_by")
+    )
+    enrolments = []
+    for reservation in reservations:
+        with transaction.atomic():
+            locked = ReservedEnrolment.objects.select_for_update().get(pk=reservation.pk)
+            if locked.claimed_at is not None:
+                continue
+            cohort = reservation.cohort
+            if cohort is not None and not user.cohorts.filter(pk=cohort.pk).exists():
+                cohort = None
+            # A ValidationError means the run's audience changed since: the reservation is
+            # used up anyway.
+            with contextlib.suppress(ValidationError):
+                enrolments.append(
+                    enrolment_admin_add(
+                        run=reservation.run, user=user, actor=reservation.created_by, cohort=cohort
+                    )
+                )
+            locked.claimed_at = timezone.now()
+            locked.save(update_fields=["claimed_at"])
+    return enrolments
+
+
+# --------------------------------------------------------------------------- runs, codes
+
+
+def run_capacity_set(*, run: CourseRun, actor: User, capacity: int | None) -> CourseRun:
+    """Change a run's capacity; more seats promote from the waitlist at once.  Fewer seats
+    never remove anyone: the run is simply full until people leave."""
+    _require(selectors.can_manage_run(actor, run))
+    with transaction.atomic():
+        run = _lock_run(run)
+        previous = run.capacity
+        run.capacity = capacity
+        run.save(update_fields=["capacity"])
+        audit(actor, "run.capacity", run, previous=previous, capacity=capacity)
+        _promote_waitlisted(run, actor)
+    return run
+
+
+def invite_code_create(
+    *,
+    run: CourseRun,
+    actor: User,
+    code: str = "",
+    expires_at: datetime | None = None,
+    max_uses: int | None = None,
+) -> InviteCode:
+    _require(selectors.can_manage_run(actor, run))
+    invite = InviteCode(
+        run=run,
+        code=code.strip() or secrets.token_urlsafe(8),
+        expires_at=expires_at,
+        max_uses=max_uses,
+        created_by=actor,
+    )
+    invite.full_clean()
+    with transaction.atomic():
+        invite.save()
+        audit(
+            actor,
+            "invite_code.create",
+            invite,
+            run=run.pk,
+            max_uses=max_uses,
+            expires_at=expires_at.isoformat() if expires_at else None,
+        )
+    return invite
+
+
+def course_create(*, actor: User, **fields: object) -> Course:
+    """Operators create courses; ``sectors`` is validated against ``Sector``."""
+    _require(is_operator(actor))
+    prerequisites = fields.pop("prerequisites", [])
+    course = Course(**fields)
+    course.full_clean()
+    with transaction.atomic():
+        course.save()
+        course.prerequisites.set(prerequisites)  # type: ignore[arg-type]
+        audit(actor, "course.create", course)
+    return course
+
+
+def staff_add(*, actor: User, run: CourseRun, user: User, role: str) -> CourseStaff:
+    _require(is_operator(actor))
+    with transaction.atomic():
+        staff, _created = CourseStaff.objects.update_or_create(
+            run=run, user=user, defaults={"role": role}
+        )
+        audit(actor, "run.staff_add", run, user=user.username, role=role)
+    return staff
+
+
+# --------------------------------------------------------------------------- content
+
+
+def lesson_complete(*, lesson: Lesson, user: User, done: bool = True) -> bool:
+    """Mark (or unmark) a lesson done for the user; idempotent.  Returns the new state."""
+    run = lesson.module.run
+    _require(selectors.can_view_content(user, run))
+    if done:
+        LessonCompletion.objects.get_or_create(lesson=lesson, user=user)
+    else:
+        LessonCompletion.objects.filter(lesson=lesson, user=user).delete()
+    return done
+
+
+def attachment_add(
+    *, lesson: Lesson, actor: User, file: UploadedFile, name: str = ""
+) -> Attachment:
+    """Attach a file to a lesson (type and size limits are the model's validators)."""
+    _require(selectors.can_manage_run(actor, lesson.module.run_id))
+    attachment = Attachment(
+        lesson=lesson,
+        file=file,
+        name=name or file.name or "file",
+        size=file.size or 0,
+        content_type=getattr(file, "content_type", "") or "",
+    )
+    attachment.full_clean()
+    with transaction.atomic():
+        attachment.save()
+        audit(actor, "lesson.attachment_add", attachment, lesson=lesson.pk, size=attachment.size)
+    return attachment

@@ -1,0 +1,115 @@
+import pytest
+from django.core.files.uploadedfile import SimpleUploadedFile
+from rest_framework.test import APIClient
+
+from courses import services
+from tests.factories import CourseFactory, CourseRunFactory, CourseStaffFactory, LessonFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def api():  # type: ignore[no-untyped-def]
+    return APIClient()
+
+
+def test_catalogue_api_filters(api, people):
+    CourseFactory(code="HLT1", sectors=["health"])
+    CourseFactory(code="ENR1", sectors=["energy"])
+    CourseFactory(code="DRF1", is_published=False)
+    api.force_authenticate(people.student)
+    codes = [c["code"] for c in api.get("/api/v1/courses/?sector=health").json()["results"]]
+    assert codes == ["HLT1"]
+    assert api.get("/api/v1/courses/DRF1/").status_code == 404
+    api.force_authenticate(people.operator)
+    assert api.get("/api/v1/courses/DRF1/").status_code == 200
+
+
+def test_enrol_withdraw_and_errors_are_400_not_500(api, people):
+    run = CourseRunFactory(capacity=1, policy="invite")
+    api.force_authenticate(people.student)
+    response = api.post(f"/api/v1/runs/{run.pk}/enrol/", {"invite_code": "nope"}, format="json")
+    assert response.status_code == 400 and "invite_code" in response.json()
+    response = api.post(f"/api/v1/runs/{run.pk}/enrol/", {"invite_code": ["x"] * 3}, format="json")
+    assert response.status_code == 400
+    run.policy = "open"
+    run.save()
+    response = api.post(f"/api/v1/runs/{run.pk}/enrol/", {}, format="json")
+    assert response.status_code == 201 and response.json()["state"] == "active"
+    assert api.post(f"/api/v1/runs/{run.pk}/enrol/").status_code == 400
+    api.force_authenticate(people.student_b)
+    assert api.post(f"/api/v1/runs/{run.pk}/enrol/").json()["state"] == "waitlisted"
+    api.force_authenticate(people.student)
+    assert api.post(f"/api/v1/runs/{run.pk}/withdraw/").json()["state"] == "withdrawn"
+    api.force_authenticate(people.student_b)
+    mine = api.get("/api/v1/enrolments/").json()["results"]
+    assert [(e["user"], e["state"]) for e in mine] == [("studentb", "active")]
+
+
+def test_staff_actions_and_roster(api, people):
+    run = CourseRunFactory(policy="approval")
+    CourseStaffFactory(run=run, user=people.instructor)
+    e = services.enrolment_request(run=run, user=people.student)
+    api.force_authenticate(people.student_b)
+    assert api.get(f"/api/v1/runs/{run.pk}/roster/").status_code == 403
+    assert api.post(f"/api/v1/enrolments/{e.pk}/approve/").status_code == 404  # not visible
+    api.force_authenticate(people.instructor)
+    roster = api.get(f"/api/v1/runs/{run.pk}/roster/?state=pending").json()
+    assert [r["user"] for r in roster["results"]] == ["student"]
+    assert api.post(f"/api/v1/enrolments/{e.pk}/approve/").json()["state"] == "active"
+    assert api.post(f"/api/v1/enrolments/{e.pk}/approve/").status_code == 400
+    response = api.post(f"/api/v1/enrolments/{e.pk}/remove/", {}, format="json")
+    assert response.status_code == 400 and "reason" in response.json()
+    response = api.post(f"/api/v1/enrolments/{e.pk}/remove/", {"reason": "Duplicate account"})
+    assert response.json()["state"] == "withdrawn"
+
+
+def test_lesson_completion_api(api, people):
+    lesson = LessonFactory()
+    api.force_authenticate(people.student)
+    assert api.get(f"/api/v1/lessons/{lesson.pk}/").status_code == 404
+    services.enrolment_request(run=lesson.module.run, user=people.student)
+    assert 'class="codehilite"' in api.get(f"/api/v1/lessons/{lesson.pk}/").json()["body_html"]
+    assert api.post(f"/api/v1/lessons/{lesson.pk}/complete/").json() == {"done": True}
+    assert api.delete(f"/api/v1/lessons/{lesson.pk}/complete/").json() == {"done": False}
+
+
+def test_bulk_enrolment_api(api, people):
+    run = CourseRunFactory()
+    csv = b"email,first_name,last_name,cohort\nstudentb@example.org,S,B,\nbad,,,\n"
+    api.force_authenticate(people.admin_b)
+    response = api.post(
+        "/api/v1/bulk-enrolments/",
+        {"institution": "uni-a", "run": run.pk, "file": SimpleUploadedFile("a.csv", csv)},
+    )
+    assert response.status_code == 400 and "institution" in response.json()
+    response = api.post(
+        "/api/v1/bulk-enrolments/",
+        {"institution": "uni-b", "run": run.pk, "file": SimpleUploadedFile("a.csv", b"\x00\x01")},
+    )
+    assert response.status_code == 400 and "binary" in str(response.json())
+    response = api.post(
+        "/api/v1/bulk-enrolments/",
+        {"institution": "uni-b", "run": run.pk, "file": SimpleUploadedFile("a.csv", csv)},
+    )
+    assert response.status_code == 201
+    preview = response.json()
+    assert [ln["outcome"] for ln in preview["lines"]] == ["existing_account", "bad_email"]
+    applied = api.post(f"/api/v1/bulk-enrolments/{preview['id']}/apply/").json()
+    assert applied["counts"] == {"existing_account": 1, "bad_email": 1}
+    again = api.post(f"/api/v1/bulk-enrolments/{preview['id']}/apply/").json()
+    assert again["counts"] == {"already_enrolled": 1, "bad_email": 1}
+    api.force_authenticate(people.admin_a)
+    assert api.get(f"/api/v1/bulk-enrolments/{preview['id']}/").status_code == 404
+
+
+def test_schema_includes_the_course_api(api, people):
+    api.force_authenticate(people.student)
+    schema = api.get("/api/v1/schema/").content.decode()
+    for path in (
+        "/api/v1/runs/{id}/enrol/",
+        "/api/v1/enrolments/{id}/approve/",
+        "/api/v1/bulk-enrolments/{id}/apply/",
+        "/api/v1/runs/{id}/roster/",
+    ):
+        assert path in schema

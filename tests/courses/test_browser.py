@@ -1,0 +1,142 @@
+"""The acceptance stories, in Debian's chromium."""
+
+import pytest
+from django.core import mail
+from playwright.sync_api import Page, expect
+
+from academy.models import Role
+from courses import services
+from courses.models import Enrolment
+from tests.factories import (
+    PASSWORD,
+    CohortFactory,
+    CourseFactory,
+    CourseRunFactory,
+    CourseStaffFactory,
+    InstitutionFactory,
+    UserFactory,
+    member,
+)
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+
+def login(page: Page, base: str, username: str) -> None:
+    page.goto(f"{base}/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", PASSWORD)
+    page.click("main button[type=submit]")
+    expect(page.locator(".whoami")).to_be_visible()
+
+
+def test_student_searches_enrols_is_waitlisted_and_promoted(live_server, page: Page, artifacts):
+    institution = InstitutionFactory()
+    student = member(institution, Role.STUDENT, username="ana")
+    occupant = UserFactory()
+    CourseRunFactory(course=CourseFactory(code="PY100", title="Python for scientists"))
+    full = CourseRunFactory(
+        course=CourseFactory(code="LLM300", title="Fine-tuning large language models"),
+        capacity=1,
+        title="Spring 2027",
+    )
+    seat = services.enrolment_request(run=full, user=occupant)
+
+    login(page, live_server.url, "ana")
+    page.click("text=Catalogue")
+    page.fill("input[name=q]", "python")
+    page.click("form[role=search] button[type=submit]")
+    expect(page.locator("#courses article")).to_have_count(1)
+    page.click("text=Python for scientists")
+    page.click("#runs button:has-text('Enrol')")
+    expect(page.locator(".messages")).to_contain_text("You are enrolled.")
+
+    page.goto(f"{live_server.url}/courses/?q=language+models")
+    page.click("text=Fine-tuning large language models")
+    expect(page.locator("#runs")).to_contain_text("0 seats left")
+    expect(page.locator("#runs")).to_contain_text("you will join the waitlist")
+    page.click("#runs button:has-text('Join the waitlist')")
+    expect(page.locator(".messages")).to_contain_text("number 1 on the waitlist")
+    expect(page.locator(".enrolment-state")).to_have_text("Waitlisted")
+    page.screenshot(path=str(artifacts / "courses-waitlisted.png"), full_page=True)
+
+    services.enrolment_withdraw(enrolment=seat, actor=occupant)  # a seat frees
+
+    page.goto(f"{live_server.url}/")
+    row = page.locator(f"#my-courses tr[data-run='{full.pk}']")
+    expect(row.locator(".enrolment-state")).to_have_text("Active")
+    page.screenshot(path=str(artifacts / "courses-promoted-dashboard.png"), full_page=True)
+    assert Enrolment.objects.get(run=full, user=student).state == "active"
+    assert any("seat is yours" in m.subject and m.to == [student.email] for m in mail.outbox)
+
+
+def test_institution_admin_uploads_fixes_and_applies(live_server, page: Page, artifacts, tmp_path):
+    institution = InstitutionFactory(slug="uni-x", name="University X")
+    CohortFactory(institution=institution, name="AI 2027")
+    member(institution, Role.ADMIN, username="admin")
+    UserFactory(email="known@example.org")
+    run = CourseRunFactory(course=CourseFactory(code="GPU200", title="CUDA basics"), capacity=10)
+    bad = tmp_path / "people.csv"
+    bad.write_text(
+        "email,first_name,last_name,cohort\n"
+        "known@example.org,Kim,Known,AI 2027\n"
+        "new.person@example.org,Nea,New,AI 2027\n"
+        "not-an-email,X,Y,AI 2027\n"
+        "other@example.org,O,T,AI 2099\n"
+    )
+    good = tmp_path / "people-fixed.csv"
+    good.write_text(
+        "email,first_name,last_name,cohort\n"
+        "known@example.org,Kim,Known,AI 2027\n"
+        "new.person@example.org,Nea,New,AI 2027\n"
+        "fixed@example.org,X,Y,AI 2027\n"
+        "other@example.org,O,T,AI 2027\n"
+    )
+
+    login(page, live_server.url, "admin")
+    page.goto(f"{live_server.url}/institutions/uni-x/")
+    page.click("text=Bulk enrolment (CSV)")
+    page.select_option("#run", str(run.pk))
+    page.set_input_files("#file", str(bad))
+    page.click("button:has-text('Preview')")
+    lines = page.locator("#lines tbody tr")
+    expect(lines).to_have_count(4)
+    expect(lines.nth(2)).to_contain_text("Not a valid e-mail address")
+    expect(lines.nth(3)).to_contain_text("Unknown cohort")
+    expect(page.locator("main")).to_contain_text("2 lines have errors")
+    page.screenshot(path=str(artifacts / "courses-bulk-errors.png"), full_page=True)
+
+    page.click("text=Upload another file")
+    page.select_option("#run", str(run.pk))
+    page.set_input_files("#file", str(good))
+    page.click("button:has-text('Preview')")
+    expect(page.locator("#lines tr.outcome-error")).to_have_count(0)
+    page.click("#apply")
+    expect(page.locator(".messages")).to_contain_text("Applied: 4 change(s)")
+    expect(page.locator("#nothing-to-do")).to_be_visible()
+    assert Enrolment.objects.filter(run=run, state="active").count() == 1
+    assert run.reservations.count() == 3
+
+
+def test_instructor_approves_a_pending_request(live_server, page: Page, artifacts):
+    institution = InstitutionFactory()
+    instructor = member(institution, Role.INSTRUCTOR, username="teacher")
+    student = member(
+        institution, Role.STUDENT, username="mila", first_name="Mila", last_name="Pending"
+    )
+    run = CourseRunFactory(
+        course=CourseFactory(code="HPC400", title="MPI at scale"), policy="approval"
+    )
+    CourseStaffFactory(run=run, user=instructor)
+    enrolment = services.enrolment_request(run=run, user=student)
+
+    login(page, live_server.url, "teacher")
+    expect(page.locator("#my-runs")).to_contain_text("HPC400")
+    page.click("#my-runs >> text=Roster")
+    row = page.locator(f"#enrolment-{enrolment.pk}")
+    expect(row).to_contain_text("Pending approval")
+    row.locator("button:has-text('Approve')").click()
+    expect(page.locator(".messages")).to_contain_text("Mila Pending is now Active")
+    expect(page.locator(f"#enrolment-{enrolment.pk}")).to_contain_text("Active")
+    page.screenshot(path=str(artifacts / "courses-roster-approved.png"), full_page=True)
+    enrolment.refresh_from_db()
+    assert enrolment.state == "active"
