@@ -230,4 +230,8 @@ def invitation_accept(*, token: str, username: str, password: str) -> User:
         invitation.accepted_at = timezone.now()
         invitation.save(update_fields=["user", "accepted_at"])
         audit(user, "invitation.accept", invitation, institution=invitation.institution)
+    # Seats reserved for this address by a bulk enrolment become enrolments now.
+    from courses.services import enrolment_claim_reserved
+
+    enrolment_claim_reserved(user=user)
     return user

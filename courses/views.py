@@ -46,7 +46,6 @@ def _errors(exc: ValidationError) -> str:
 @login_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     user = request.user
-    services.enrolment_claim_reserved(user=user)  # people who just accepted a bulk invitation
     enrolments = selectors.student_enrolments(user)
     progress = selectors.progress_for(user, [e.run_id for e in enrolments]) if enrolments else {}
     for e in enrolments:

@@ -85,9 +85,9 @@ def test_student_dashboard(client, people):
             LessonCompletion.objects.create(lesson=lesson, user=people.student)
 
     client.force_login(people.student)
-    # session, user, claim reservations, enrolments, lesson totals, completions, staff runs,
+    # session, user, enrolments, lesson totals, completions, staff runs,
     # admin institutions (x2: queue check and by-cohort), nav
-    same_count(client, "/", grow, 9)
+    same_count(client, "/", grow, 8)
 
 
 def test_instructor_dashboard(client, people):
@@ -99,8 +99,8 @@ def test_instructor_dashboard(client, people):
         people.instructor.__dict__.pop("_staff_run_ids", None)
 
     client.force_login(people.instructor)
-    # session, user, claim, enrolments, staff runs, runs with counts, admin ids, queue, nav
-    same_count(client, "/", grow, 9)
+    # session, user, enrolments, staff runs, runs with counts, admin ids, queue, nav
+    same_count(client, "/", grow, 8)
 
 
 def test_institution_admin_dashboard(client, people):
@@ -113,5 +113,5 @@ def test_institution_admin_dashboard(client, people):
                 EnrolmentFactory(run=run, user=user, cohort=people.cohort_a)
 
     client.force_login(people.admin_a)
-    # session, user, claim, enrolments, staff runs, admin ids, queue, by cohort, nav
-    same_count(client, "/", grow, 9)
+    # session, user, enrolments, staff runs, admin ids, queue, by cohort, nav
+    same_count(client, "/", grow, 8)
