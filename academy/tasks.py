@@ -7,6 +7,7 @@ import socket
 from typing import Any
 
 from celery import shared_task
+from celery.signals import worker_ready
 from django.core.mail import send_mail
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -54,3 +55,9 @@ def send_invitation_email(invitation_id: int) -> bool:
         [invitation.email],
     )
     return True
+
+
+@worker_ready.connect
+def _announce(sender: object = None, **kwargs: object) -> None:
+    """A worker that just started says so at once, instead of at beat's first heartbeat."""
+    enqueue(heartbeat)

@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.text import slugify
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
 
 from academy.audit import audit
 from academy.models import Cohort, User
@@ -35,7 +36,8 @@ from . import clients
 from .models import LIVE_STATES, CohortGpuBudget, GpuUsage, LabSession, SessionState
 
 logger = logging.getLogger(__name__)
-UNAVAILABLE = "The lab service is unavailable at the moment. Please try again in a few minutes."
+# Stored in English and translated when shown (the card renders it with {% translate %}).
+UNAVAILABLE = gettext_noop("The lab service is unavailable at the moment. Please try again in a few minutes.")
 
 
 class SessionRefused(Exception):
@@ -266,7 +268,7 @@ def _apply(session: LabSession, state: ServerState) -> LabSession:
         if session.state == SessionState.STOPPING:
             fields.update(state=SessionState.ENDED, ended_at=now)
         elif session.state in LIVE_STATES:
-            reason = _("The session ended unexpectedly.")
+            reason = gettext_noop("The session ended unexpectedly.")
             record = None
             if job_id:
                 try:

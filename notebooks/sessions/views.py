@@ -151,7 +151,8 @@ def gpu_usage(request: HttpRequest, run_id: int) -> HttpResponse:
              "budget": by_cohort.get(t["cohort__name"])} for t in totals]
     live = LabSession.objects.filter(run=run, state__in=LIVE_STATES).count()
     chart = {"days": days, "series": cumulative, "budget": float(run.gpu_budget_hours or 0),
-             "cohort_budgets": by_cohort}
+             "cohort_budgets": by_cohort,
+             "labels": {"budget": _("Budget"), "gpu_hours": _("GPU-hours")}}
     return render(request, "sessions/gpu_usage.html", {
         "run": run, "rows": rows, "chart": chart, "live": live,
         "total": sum(r["used"] for r in rows), "saved": (LabSession.objects.filter(run=run)

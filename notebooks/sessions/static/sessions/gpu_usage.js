@@ -9,13 +9,13 @@
     label: name, data: points, borderColor: palette[i % palette.length], fill: false, tension: 0.2,
   }));
   if (data.budget > 0) {
-    datasets.push({ label: "Budget", data: data.days.map(() => data.budget), borderColor: "#5f6b7a",
+    datasets.push({ label: data.labels.budget, data: data.days.map(() => data.budget), borderColor: "#5f6b7a",
                     borderDash: [6, 4], pointRadius: 0, fill: false });
   }
   new window.Chart(canvas, {
     type: "line",
     data: { labels: data.days, datasets: datasets },
     options: { maintainAspectRatio: false, animation: false,
-               scales: { y: { beginAtZero: true, title: { display: true, text: "GPU-hours" } } } },
+               scales: { y: { beginAtZero: true, title: { display: true, text: data.labels.gpu_hours } } } },
   });
 })();
