@@ -97,6 +97,9 @@ class CohortGpuBudget(models.Model):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "cohort"], name="cohort_budget_unique")]
 
+    def __str__(self) -> str:
+        return f"{self.cohort} in {self.run}: {self.gpu_hours} GPU-hours"
+
 
 class GpuUsage(models.Model):
     """One finished (or running) Slurm job from the accounting database, joined through the
@@ -122,6 +125,9 @@ class GpuUsage(models.Model):
     class Meta:
         ordering = ["-started_at"]
         indexes = [models.Index(fields=["run", "user"]), models.Index(fields=["run", "cohort"])]
+
+    def __str__(self) -> str:
+        return f"job {self.job_id}: {self.gpu_seconds} GPU-seconds"
 
     @property
     def gpu_hours(self) -> Decimal:
