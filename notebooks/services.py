@@ -369,19 +369,30 @@ _POOL: Any = None
 
 def grading_pool() -> Any:
     """This worker process's kernel pool (kernels started ahead of need, one per grading,
-    never reused), when NOTEBOOK_KERNEL_POOL > 0 and the grader provides one."""
+    never reused), or None: the pool exists only in a Celery worker child that started it
+    (``notebooks.worker``, when NOTEBOOK_KERNEL_POOL > 0); web processes and eager tasks
+    grade with a kernel started on demand."""
+    return _POOL
+
+
+def grading_pool_start() -> Any:
+    """Create this process's pool (after the fork), when NOTEBOOK_KERNEL_POOL > 0."""
     global _POOL
     size = int(getattr(settings, "NOTEBOOK_KERNEL_POOL", 0))
-    if size <= 0:
-        return None
-    if _POOL is None:
-        try:
-            from notebooks.grader.pool import KernelPool  # type: ignore[import-not-found]
-            from notebooks.grader.sandbox import Limits
-        except ImportError:
-            return None
-        _POOL = KernelPool(size=size, limits=Limits(cell_timeout=_grading_timeout()))
+    if size <= 0 or _POOL is not None:
+        return _POOL
+    from notebooks.grader.pool import KernelPool
+    from notebooks.grader.sandbox import Limits
+
+    _POOL = KernelPool(size=size, limits=Limits(cell_timeout=_grading_timeout()))
     return _POOL
+
+
+def grading_pool_close() -> None:
+    global _POOL
+    pool, _POOL = _POOL, None
+    if pool is not None:
+        pool.close()
 
 
 def _read(field: Any) -> bytes:

@@ -7,6 +7,7 @@ import socket
 from celery import shared_task
 
 from . import services
+from . import worker as _worker  # noqa: F401 - connects the kernel-pool signal handlers
 from .grading import GraderUnavailable
 
 # Infrastructure failures only: a kernel that does not start, a full disk.  A student's code
