@@ -159,7 +159,7 @@ def grade(
     started ahead of need, never reused).  Raises NotebookInvalid for a submission that is not
     a notebook, GraderUnavailable when the sandbox itself fails."""
     from notebooks.grader.grade import grade as grader_grade
-    from notebooks.grader.sandbox import Limits, SandboxError
+    from notebooks.grader.sandbox import SandboxError
 
     kwargs: dict[str, Any] = {"data_files": data_files or None, "released_nb": released}
     if pool is not None:

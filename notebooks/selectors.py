@@ -201,6 +201,10 @@ class GradebookCell:
     percent: Decimal | None = None
     late_seconds: int = 0
 
+    @property
+    def status_label(self) -> str:
+        return str(SubmissionStatus(self.status).label) if self.status else ""
+
 
 @dataclass
 class GradebookRow:

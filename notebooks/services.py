@@ -382,9 +382,8 @@ def grading_pool_start() -> Any:
     if size <= 0 or _POOL is not None:
         return _POOL
     from notebooks.grader.pool import KernelPool
-    from notebooks.grader.sandbox import Limits
 
-    _POOL = KernelPool(size=size, limits=Limits(cell_timeout=_grading_timeout()))
+    _POOL = KernelPool(size=size, limits=grading.sandbox_limits(_grading_timeout()))
     return _POOL
 
 

@@ -91,7 +91,8 @@ def _lab_staff(
     subs = lab.submissions.select_related("student").order_by("student__username", "-attempt")
     counts: dict[str, int] = {}
     for s in subs:
-        counts[s.status] = counts.get(s.status, 0) + 1
+        label = s.get_status_display()
+        counts[label] = counts.get(label, 0) + 1
     return render(
         request,
         "notebooks/lab_staff.html",

@@ -24,6 +24,8 @@ class KernelPool:
         self._ready: queue.Queue[Sandbox] = queue.Queue()
         self._closed = threading.Event()
         self._wanted = threading.Semaphore(self.size)
+        self._starting = 0  # kernels being started by the fill thread right now
+        self._lock = threading.Lock()
         self._thread = threading.Thread(target=self._fill, name="kernel-pool", daemon=True)
         self._thread.start()
 
@@ -33,6 +35,8 @@ class KernelPool:
                 continue
             if self._closed.is_set():
                 break
+            with self._lock:
+                self._starting += 1
             try:
                 sandbox = Sandbox(self.limits).start()
             except Exception:
@@ -40,6 +44,9 @@ class KernelPool:
                 self._wanted.release()
                 self._closed.wait(5)
                 continue
+            finally:
+                with self._lock:
+                    self._starting -= 1
             if self._closed.is_set():
                 sandbox.close()
                 break
@@ -47,6 +54,10 @@ class KernelPool:
 
     def acquire(self, timeout: float | None = None) -> Sandbox:
         """A fresh, started kernel: from the pool if one is ready, else started now."""
+        if timeout is None and self._starting:
+            # A kernel is already on its way: waiting for it costs less than starting a second
+            # one, which would compete with it for the same cores.
+            timeout = self.limits.startup_timeout
         try:
             sandbox = self._ready.get(timeout=timeout) if timeout else self._ready.get_nowait()
         except queue.Empty:

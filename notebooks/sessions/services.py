@@ -440,6 +440,13 @@ def cull_idle_sessions(now: datetime | None = None) -> int:
     return culled
 
 
+def _aware(moment: datetime | None) -> datetime | None:
+    """sacct prints the cluster's local time without a zone."""
+    if moment is not None and timezone.is_naive(moment):
+        return moment.astimezone()
+    return moment
+
+
 def sync_usage(days: int = 14) -> int:
     """Upsert GpuUsage from sacct for jobs of Academy's sessions, joined through the job id."""
     since = timezone.now() - timedelta(days=days)
@@ -462,7 +469,8 @@ def sync_usage(days: int = 14) -> int:
                 "session": session, "user_id": session.user_id, "run_id": session.run_id,
                 "cohort_id": session.cohort_id, "partition": record.partition or session.partition,
                 "state": record.state, "gpus": record.gpus, "elapsed_seconds": record.elapsed_seconds,
-                "gpu_seconds": record.gpu_seconds, "started_at": record.start, "ended_at": record.end,
+                "gpu_seconds": record.gpu_seconds, "started_at": _aware(record.start),
+                "ended_at": _aware(record.end),
                 "finished": record.finished,
             },
         )
