@@ -16,10 +16,16 @@ $(STAMP): requirements.lock pyproject.toml
 setup: $(STAMP)
 
 ## Start the platform with demo data: web + Celery worker + beat.  Ctrl-C stops it all.
+## Lab sessions use a local JupyterHub (ops/local-hub.sh); ACADEMY_LOCAL_HUB=0 leaves it out.
 run: $(STAMP)
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --no-input
 	DEBUG=$${DEBUG:-1} $(PY) manage.py collectstatic --no-input --verbosity 0
 	DEBUG=$${DEBUG:-1} $(PY) manage.py seed_demo
+	@if [ "$${ACADEMY_LOCAL_HUB:-1}" = 1 ]; then bash ops/local-hub.sh --setup && \
+	  DEBUG=$${DEBUG:-1} $(PY) manage.py ensure_hub_client --client-id academy-local-hub \
+	    --client-secret "$$(cat var/hub/oauth-secret)" \
+	    --redirect-uri "http://127.0.0.1:$${ACADEMY_LOCAL_HUB_PORT:-8400}/hub/oauth_callback" \
+	  || echo "Lab sessions are unavailable: the local JupyterHub could not be set up."; fi
 	DEBUG=$${DEBUG:-1} $(PY) manage.py runplatform
 
 ## Run the whole suite.  Starts the services it needs (PostgreSQL, Redis, Slurm, JupyterHub).

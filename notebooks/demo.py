@@ -27,8 +27,10 @@ def seed(users: dict[str, User]) -> None:
         return
     now = timezone.now()
     with transaction.atomic():
-        ResourceProfile.objects.get_or_create(
-            name="Small GPU", defaults={"partition": "gpu", "gpus": 1, "cpus": 4, "memory_gb": 16}
+        small_gpu, _ = ResourceProfile.objects.get_or_create(
+            name="Small GPU",
+            defaults={"partition": "gpu", "gpus": 1, "cpus": 1, "memory_gb": 4,
+                      "max_walltime_minutes": 60},
         )
         ResourceProfile.objects.get_or_create(
             name="CPU only", defaults={"partition": "cpu", "gpus": 0, "cpus": 2, "memory_gb": 4}
@@ -42,6 +44,9 @@ def seed(users: dict[str, User]) -> None:
             ends_at=now + timedelta(days=60), enrolment_opens_at=now - timedelta(days=14),
             enrolment_closes_at=now + timedelta(days=30),
         )  # fmt: skip
+        if run.gpu_budget_hours is None:
+            run.gpu_budget_hours, run.gpu_hours_per_student = 200, 10
+            run.save(update_fields=["gpu_budget_hours", "gpu_hours_per_student"])
         CourseStaff.objects.get_or_create(
             run=run, user=instructor, defaults={"role": StaffRole.INSTRUCTOR}
         )
@@ -55,7 +60,7 @@ def seed(users: dict[str, User]) -> None:
             actor=instructor, run=run, title="Lab 1: variables and tests",
             instructions="Set a = 1, write the answers, submit before the due date.",
             due_at=now + timedelta(days=14), late_policy=LatePolicy.PER_DAY,
-            late_penalty_percent=10, late_penalty_cap_percent=50,
+            late_penalty_percent=10, late_penalty_cap_percent=50, resource_profile=small_gpu,
         )  # fmt: skip
     if lab.released_version_id is None:
         version = lab.versions.first() or services.lab_version_upload(

@@ -62,6 +62,8 @@ export ACADEMY_HUB_OAUTH_USERDATA_URL=${ACADEMY_HUB_OAUTH_USERDATA_URL:-http://$
 export ACADEMY_HUB_OAUTH_SCOPE=${ACADEMY_HUB_OAUTH_SCOPE:-profile email}
 if [[ ${ACADEMY_SKIP_CLUSTER:-0} != 1 ]]; then
   bash ops/cluster/up.sh
+  # A test cluster starts each run empty: jobs left by an interrupted run would hold the CPUs.
+  squeue -h -o %i | xargs -r scancel
 fi
 
 STATE=${ACADEMY_CLUSTER_STATE:-/var/lib/academy-cluster}

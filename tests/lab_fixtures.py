@@ -52,3 +52,17 @@ def lab_setup(people, settings):  # type: ignore[no-untyped-def]
     s = Setup()
     s.run, s.lab, s.profile, s.student, s.people = run, lab, profile, people.student, people
     return s
+
+
+@pytest.fixture
+def stop_sessions_after():  # type: ignore[no-untyped-def]
+    """Real-stack tests: whatever happens in the test, its lab servers (and Slurm jobs) stop."""
+    yield
+    from notebooks.sessions import services
+    from notebooks.sessions.models import LIVE_STATES, LabSession
+
+    for session in LabSession.objects.filter(state__in=LIVE_STATES).select_related("user", "lab"):
+        try:
+            services.session_stop(actor=None, session=session, reason="test teardown")
+        except Exception:  # noqa: BLE001 - teardown must go on
+            pass

@@ -17,7 +17,7 @@ from courses.models import Enrolment, EnrolmentState
 from notebooks.sessions import clients, services
 from notebooks.sessions.models import LabSession, SessionState
 from tests.factories import UserFactory
-from tests.lab_fixtures import lab_setup  # noqa: F401 - a fixture
+from tests.lab_fixtures import lab_setup, stop_sessions_after  # noqa: F401 - fixtures
 from tests.worker import Worker
 
 

@@ -17,7 +17,7 @@ from academy.celery import app
 from courses.models import Enrolment, EnrolmentState
 from notebooks.sessions.models import LabSession
 from tests.factories import PASSWORD, UserFactory
-from tests.lab_fixtures import lab_setup  # noqa: F401 - a fixture
+from tests.lab_fixtures import lab_setup, stop_sessions_after  # noqa: F401 - fixtures
 from tests.worker import Worker, wait_for
 
 
@@ -28,7 +28,7 @@ def sh(*cmd: str) -> str:
 @pytest.mark.browser
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
-def test_open_lab_queued_running_connect_without_second_login(page: Page, live_server, lab_setup, artifacts):  # noqa: F811
+def test_open_lab_queued_running_connect_without_second_login(page: Page, live_server, lab_setup, artifacts, stop_sessions_after):  # noqa: F811
     for var in ("ACADEMY_HUB_OAUTH_CLIENT_ID", "ACADEMY_HUB_OAUTH_CLIENT_SECRET", "ACADEMY_HUB_OAUTH_CALLBACK_URL"):
         if not os.environ.get(var):
             pytest.fail(f"{var} is not set: run the suite through `make test` (ops/test-services.sh)")

@@ -18,7 +18,7 @@ from notebooks.models import Submission
 from notebooks.sessions import clients, services
 from notebooks.sessions.models import GpuUsage, SessionState
 from tests.factories import UserFactory
-from tests.lab_fixtures import lab_setup  # noqa: F401 - a fixture
+from tests.lab_fixtures import lab_setup, stop_sessions_after  # noqa: F401 - fixtures
 from tests.worker import Worker, wait_for
 
 
@@ -44,7 +44,7 @@ def worker():  # type: ignore[no-untyped-def]
 
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
-def test_open_work_submit_stop_and_account(real_stack, lab_setup, worker):  # noqa: F811
+def test_open_work_submit_stop_and_account(real_stack, lab_setup, worker, stop_sessions_after):  # noqa: F811
     from courses.models import Enrolment, EnrolmentState
 
     student = UserFactory(username=f"it{uuid.uuid4().hex[:8]}")
@@ -112,7 +112,7 @@ def test_over_budget_is_refused_before_any_job(real_stack, lab_setup):  # noqa: 
 
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
-def test_a_job_killed_mid_session_shows_failed_within_seconds(real_stack, lab_setup, worker):  # noqa: F811
+def test_a_job_killed_mid_session_shows_failed_within_seconds(real_stack, lab_setup, worker, stop_sessions_after):  # noqa: F811
     from courses.models import Enrolment, EnrolmentState
 
     student = UserFactory(username=f"it{uuid.uuid4().hex[:8]}")

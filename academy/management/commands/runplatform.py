@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 from django.conf import settings
 from django.core.management.base import BaseCommand
@@ -34,13 +35,27 @@ class Command(BaseCommand):
             "worker": [*celery, "worker", "-l", "info", "-c", "2", "-n", "academy@%h"],
             "beat": [*celery, "beat", "-l", "info"],
         }
-        children = {name: subprocess.Popen(cmd) for name, cmd in commands.items()}
+        env = dict(os.environ)
+        hub_env = Path(settings.VAR_DIR) / "hub" / "academy.env"
+        local_hub = os.environ.get("ACADEMY_LOCAL_HUB", "1") == "1" and hub_env.exists()
+        if local_hub:
+            # The local JupyterHub (ops/local-hub.sh) and how web and worker reach it.
+            commands["hub"] = ["bash", str(Path(settings.BASE_DIR) / "ops" / "local-hub.sh")]
+            for line in hub_env.read_text().splitlines():
+                key, _, value = line.partition("=")
+                if key.startswith("ACADEMY_HUB_"):
+                    env.setdefault(key, value)
+        children = {name: subprocess.Popen(cmd, env=env) for name, cmd in commands.items()}
         url = f"http://{host}:{port}/"
         self.stdout.write(self.style.SUCCESS(f"\nAcademy is starting at {url}"))
         self.stdout.write(f"Demo accounts (password '{DEMO_PASSWORD}'):")
         for username, role in DEMO_ACCOUNTS:
             self.stdout.write(f"  {username:<12} {role}")
         self.stdout.write("Health: " + url + "healthz    API docs: " + url + "api/v1/docs/")
+        if local_hub:
+            self.stdout.write(f"Lab sessions: local JupyterHub at {env['ACADEMY_HUB_URL']}/")
+        else:
+            self.stdout.write("Lab sessions: no JupyterHub configured (see README, 'Running it on a real cluster').")
         self.stdout.write("Press Ctrl-C to stop.\n")
         stopping = False
 
