@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
@@ -20,9 +22,10 @@ from academy import selectors as people
 from academy.api import django_errors
 from academy.models import Institution
 
-from . import bulk, selectors, services
+from . import authoring, bulk, selectors, services
 from .markdown import render_markdown
 from .models import (
+    SEAT_STATES,
     BulkUpload,
     Course,
     CourseRun,
@@ -31,6 +34,7 @@ from .models import (
     GradingCategory,
     Lesson,
     Level,
+    Module,
     Sector,
 )
 
@@ -305,17 +309,181 @@ class LessonSerializer(serializers.ModelSerializer):
         return str(render_markdown(lesson.body))
 
 
-class LessonViewSet(mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    serializer_class = LessonSerializer
+def _content_runs(user) -> list[int] | None:  # type: ignore[no-untyped-def]
+    """Runs whose content the user may read (None: all, for operators)."""
+    if people.is_operator(user):
+        return None
+    seats = Enrolment.objects.filter(user=user, state__in=SEAT_STATES).values_list(
+        "run_id", flat=True
+    )
+    return [*selectors.staff_run_ids(user), *seats]
+
+
+def _scoped(queryset, user, field: str):  # type: ignore[no-untyped-def]
+    runs = _content_runs(user)
+    return queryset if runs is None else queryset.filter(**{f"{field}__in": runs})
+
+
+class MoveSerializer(serializers.Serializer):
+    direction = serializers.ChoiceField(choices=["up", "down"])
+
+
+class ModuleSerializer(serializers.ModelSerializer):
+    run = serializers.PrimaryKeyRelatedField(queryset=CourseRun.objects.all())
+    lessons = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+
+    class Meta:
+        model = Module
+        fields = ["id", "run", "title", "position", "lessons"]
+        read_only_fields = ["position", "lessons"]
+
+    def validate_run(self, run: CourseRun) -> CourseRun:
+        if self.instance is not None and run.pk != self.instance.run_id:
+            raise serializers.ValidationError(_("A module stays in its run."))
+        return run
+
+
+@extend_schema(parameters=[OpenApiParameter("run", int, description="Only this run's modules.")])
+class ModuleViewSet(viewsets.ModelViewSet):
+    """A run's modules, in order.  Readable by its staff and students holding a seat; written
+    by its staff."""
+
+    serializer_class = ModuleSerializer
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        return Lesson.objects.select_related("module__run")
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no user
+            return Module.objects.none()
+        queryset = _scoped(
+            Module.objects.prefetch_related(
+                Prefetch("lessons", queryset=Lesson.objects.order_by("position", "id"))
+            ),
+            self.request.user,
+            "run_id",
+        ).order_by("run_id", "position", "id")
+        run = self.request.query_params.get("run", "")
+        return queryset.filter(run_id=run) if run.isdigit() else queryset
+
+    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
+        run = serializer.validated_data["run"]
+        if not selectors.can_view_content(self.request.user, run):
+            raise NotFound
+        serializer.instance = _call(
+            authoring.module_create,
+            actor=self.request.user,
+            run=run,
+            title=serializer.validated_data.get("title", ""),
+        )
+
+    def perform_update(self, serializer: serializers.BaseSerializer) -> None:
+        serializer.instance = _call(
+            authoring.module_update,
+            actor=self.request.user,
+            module=serializer.instance,
+            title=serializer.validated_data.get("title", serializer.instance.title),
+        )
+
+    def perform_destroy(self, instance: Module) -> None:
+        _call(authoring.module_delete, actor=self.request.user, module=instance)
+
+    @extend_schema(request=MoveSerializer, responses=ModuleSerializer)
+    @action(detail=True, methods=["post"])
+    def move(self, request: Request, pk: str) -> Response:
+        """Swap with the neighbour above or below."""
+        data = MoveSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        module = self.get_object()
+        _call(
+            authoring.module_move,
+            actor=request.user,
+            module=module,
+            direction=-1 if data.validated_data["direction"] == "up" else 1,
+        )
+        module.refresh_from_db()
+        return Response(ModuleSerializer(module).data)
+
+
+class LessonWriteSerializer(serializers.ModelSerializer):
+    module = serializers.PrimaryKeyRelatedField(queryset=Module.objects.all())
+
+    class Meta:
+        model = Lesson
+        fields = ["id", "module", "title", "body", "position"]
+        read_only_fields = ["position"]
+
+
+class LessonViewSet(
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
+):
+    """A lesson: students holding a seat read it and mark it done; the run's staff write it
+    (``module`` on update moves it to the end of another module of the same run)."""
+
+    http_method_names = ["get", "post", "patch", "delete", "head", "options"]
+
+    def get_serializer_class(self):  # type: ignore[no-untyped-def]
+        if self.action in {"create", "partial_update", "update"}:
+            return LessonWriteSerializer
+        return LessonSerializer
+
+    def get_queryset(self):  # type: ignore[no-untyped-def]
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no user
+            return Lesson.objects.none()
+        return _scoped(
+            Lesson.objects.select_related("module__run"), self.request.user, "module__run_id"
+        )
 
     def get_object(self):  # type: ignore[no-untyped-def]
         lesson = super().get_object()
         if not selectors.can_view_content(self.request.user, lesson.module.run):
             raise NotFound
         return lesson
+
+    def perform_create(self, serializer: serializers.BaseSerializer) -> None:
+        module = serializer.validated_data["module"]
+        if not selectors.can_view_content(self.request.user, module.run):
+            raise NotFound
+        serializer.instance = _call(
+            authoring.lesson_create,
+            actor=self.request.user,
+            module=module,
+            title=serializer.validated_data.get("title", ""),
+            body=serializer.validated_data.get("body", ""),
+        )
+
+    def perform_update(self, serializer: serializers.BaseSerializer) -> None:
+        lesson = serializer.instance
+        data = serializer.validated_data
+        serializer.instance = _call(
+            authoring.lesson_update,
+            actor=self.request.user,
+            lesson=lesson,
+            title=data.get("title", lesson.title),
+            body=data.get("body", lesson.body),
+            module=data.get("module"),
+        )
+
+    def perform_destroy(self, instance: Lesson) -> None:
+        _call(authoring.lesson_delete, actor=self.request.user, lesson=instance)
+
+    @extend_schema(request=MoveSerializer, responses=LessonSerializer)
+    @action(detail=True, methods=["post"])
+    def move(self, request: Request, pk: str) -> Response:
+        """Swap with the neighbour above or below in its module."""
+        data = MoveSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        lesson = self.get_object()
+        _call(
+            authoring.lesson_move,
+            actor=request.user,
+            lesson=lesson,
+            direction=-1 if data.validated_data["direction"] == "up" else 1,
+        )
+        lesson.refresh_from_db()
+        return Response(LessonSerializer(lesson).data)
 
     @extend_schema(
         request=None,
@@ -441,5 +609,6 @@ def register(router: BaseRouter) -> None:
     router.register("courses", CourseViewSet, basename="course")
     router.register("runs", CourseRunViewSet, basename="run")
     router.register("enrolments", EnrolmentViewSet, basename="enrolment")
+    router.register("modules", ModuleViewSet, basename="module")
     router.register("lessons", LessonViewSet, basename="lesson")
     router.register("bulk-enrolments", BulkEnrolmentViewSet, basename="bulk-enrolment")

@@ -231,8 +231,12 @@ class InviteCode(models.Model):
         return self.code
 
 
+def attachment_max_bytes() -> int:
+    return int(getattr(settings, "COURSES_ATTACHMENT_MAX_BYTES", ATTACHMENT_MAX_BYTES))
+
+
 def _attachment_size(file: object) -> None:
-    limit = getattr(settings, "COURSES_ATTACHMENT_MAX_BYTES", ATTACHMENT_MAX_BYTES)
+    limit = attachment_max_bytes()
     if getattr(file, "size", 0) > limit:
         raise ValidationError(
             _("The file is larger than %(mb)s MB.") % {"mb": limit // (1024 * 1024)}

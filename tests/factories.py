@@ -8,6 +8,12 @@ from factory.django import DjangoModelFactory
 from academy.models import Cohort, Institution, Membership, Role, User
 
 PASSWORD = "correct-horse-battery-staple"
+# A valid 1x1 PNG, for uploads.
+TINY_PNG = (
+    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x06\x00\x00\x00"
+    b"\x1f\x15\xc4\x89\x00\x00\x00\rIDATx\x9cc\xf8\x0f\x00\x00\x01\x01\x00\x05\x18\xd8N\x00\x00"
+    b"\x00\x00IEND\xaeB`\x82"
+)
 
 
 class UserFactory(DjangoModelFactory):

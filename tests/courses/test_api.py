@@ -111,5 +111,73 @@ def test_schema_includes_the_course_api(api, people):
         "/api/v1/enrolments/{id}/approve/",
         "/api/v1/bulk-enrolments/{id}/apply/",
         "/api/v1/runs/{id}/roster/",
+        "/api/v1/modules/{id}/move/",
+        "/api/v1/lessons/{id}/move/",
     ):
         assert path in schema
+
+
+def test_content_authoring_api(api, people):
+    run = CourseRunFactory()
+    CourseStaffFactory(run=run, user=people.instructor)
+    api.force_authenticate(people.instructor)
+    first = api.post("/api/v1/modules/", {"run": run.pk, "title": "Basics"}, format="json")
+    assert first.status_code == 201, first.content
+    second = api.post("/api/v1/modules/", {"run": run.pk, "title": "Scaling"}, format="json")
+    assert [second.json()["position"], first.json()["position"]] == [1, 0]
+    bad = api.post("/api/v1/modules/", {"run": run.pk, "title": " "}, format="json")
+    assert bad.status_code == 400 and "title" in bad.json()
+    assert api.post("/api/v1/modules/", {"run": "x"}, format="json").status_code == 400
+
+    lesson = api.post(
+        "/api/v1/lessons/",
+        {"module": first.json()["id"], "title": "Tensors", "body": "`x`"},
+        format="json",
+    )
+    assert lesson.status_code == 201, lesson.content
+    lesson_id = lesson.json()["id"]
+    moved = api.patch(
+        f"/api/v1/lessons/{lesson_id}/", {"module": second.json()["id"]}, format="json"
+    )
+    assert moved.status_code == 200 and moved.json()["module"] == second.json()["id"]
+    assert (
+        api.post(
+            f"/api/v1/modules/{second.json()['id']}/move/", {"direction": "up"}, format="json"
+        ).json()["position"]
+        == 0
+    )
+    assert (
+        api.post(
+            f"/api/v1/modules/{second.json()['id']}/move/", {"direction": "sideways"}, format="json"
+        ).status_code
+        == 400
+    )
+    listed = api.get(f"/api/v1/modules/?run={run.pk}").json()["results"]
+    assert [(m["title"], m["lessons"]) for m in listed] == [
+        ("Scaling", [lesson_id]),
+        ("Basics", []),
+    ]
+
+    # A student with a seat reads but may not write; others do not see the content at all.
+    services.enrolment_request(run=run, user=people.student)
+    api.force_authenticate(people.student)
+    assert api.get(f"/api/v1/modules/?run={run.pk}").json()["count"] == 2
+    assert api.get(f"/api/v1/lessons/{lesson_id}/").json()["title"] == "Tensors"
+    assert (
+        api.patch(f"/api/v1/lessons/{lesson_id}/", {"title": "X"}, format="json").status_code == 403
+    )
+    assert (
+        api.post("/api/v1/modules/", {"run": run.pk, "title": "Mine"}, format="json").status_code
+        == 403
+    )
+    api.force_authenticate(people.student_b)
+    assert api.get(f"/api/v1/modules/?run={run.pk}").json()["count"] == 0
+    assert api.delete(f"/api/v1/lessons/{lesson_id}/").status_code == 404
+    assert (
+        api.post("/api/v1/modules/", {"run": run.pk, "title": "Mine"}, format="json").status_code
+        == 404
+    )
+
+    api.force_authenticate(people.instructor)
+    assert api.delete(f"/api/v1/modules/{second.json()['id']}/").status_code == 204
+    assert api.get(f"/api/v1/lessons/{lesson_id}/").status_code == 404

@@ -9,6 +9,7 @@ from courses import services
 from courses.models import Enrolment
 from tests.factories import (
     PASSWORD,
+    TINY_PNG,
     CohortFactory,
     CourseFactory,
     CourseRunFactory,
@@ -140,3 +141,55 @@ def test_instructor_approves_a_pending_request(live_server, page: Page, artifact
     page.screenshot(path=str(artifacts / "courses-roster-approved.png"), full_page=True)
     enrolment.refresh_from_db()
     assert enrolment.state == "active"
+
+
+def test_instructor_writes_a_lesson_and_a_student_reads_it(
+    live_server, page: Page, artifacts, settings, tmp_path
+):
+    settings.MEDIA_ROOT = tmp_path
+    institution = InstitutionFactory()
+    instructor = member(institution, Role.INSTRUCTOR, username="author")
+    student = member(institution, Role.STUDENT, username="reader")
+    run = CourseRunFactory(course=CourseFactory(code="GPU101", title="GPUs from zero"))
+    CourseStaffFactory(run=run, user=instructor)
+    services.enrolment_request(run=run, user=student)
+    image = tmp_path / "speedup.png"
+    image.write_bytes(TINY_PNG)
+
+    login(page, live_server.url, "author")
+    page.click("#my-runs >> text=Content")
+    expect(page.locator("main")).to_contain_text("This run has no content yet")
+    page.fill("input[name=module-title]", "Getting started")
+    page.click("button:has-text('Add module')")
+    expect(page.locator(".messages")).to_contain_text("Module “Getting started” added.")
+    page.fill("input[placeholder='New lesson title']", "Your first GPU job")
+    page.click("button:has-text('Add lesson')")
+
+    expect(page.locator("h1")).to_contain_text("Edit lesson")
+    page.set_input_files("input[type=file]", str(image))
+    page.click("button:has-text('Upload')")
+    expect(page.locator(".messages")).to_contain_text("File “speedup.png” added.")
+    snippet = page.locator("#files code").first.inner_text()
+    page.fill(
+        "#id_body",
+        "## Check the GPU\n\n```python\nimport torch\nprint(torch.cuda.device_count())\n```\n\n"
+        + snippet,
+    )
+    page.click("button:has-text('Preview')")
+    expect(page.locator("#lesson-preview h2")).to_have_text("Check the GPU")
+    expect(page.locator("#lesson-preview img")).to_be_visible()
+    page.screenshot(path=str(artifacts / "courses-lesson-editor.png"), full_page=True)
+    page.click("#lesson-form button:has-text('Save')")
+    expect(page.locator(".messages")).to_contain_text("Lesson saved.")
+    page.click("text=← Content")
+    page.screenshot(path=str(artifacts / "courses-content-outline.png"), full_page=True)
+
+    page.context.clear_cookies()
+    login(page, live_server.url, "reader")
+    page.goto(f"{live_server.url}/runs/{run.pk}/")
+    page.click("text=Your first GPU job")
+    expect(page.locator(".course-body .codehilite")).to_contain_text("torch.cuda.device_count")
+    img = page.locator(".course-body img")
+    expect(img).to_be_visible()
+    assert img.evaluate("i => i.naturalWidth") == 1  # the file itself was served, not a 403
+    expect(page.locator("main")).not_to_contain_text("Edit")

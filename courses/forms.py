@@ -1,0 +1,52 @@
+"""Forms of the content authoring pages.  Validation that depends on the run (which module a
+lesson may move to) and on rights lives in ``authoring``; these only shape the input."""
+
+from __future__ import annotations
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from .models import ATTACHMENT_EXTENSIONS, Lesson, Module, attachment_max_bytes
+
+
+class ModuleForm(forms.ModelForm):
+    class Meta:
+        model = Module
+        fields = ["title"]
+
+
+class LessonForm(forms.ModelForm):
+    module = forms.ModelChoiceField(label=_("Module"), queryset=Module.objects.none())
+
+    class Meta:
+        model = Lesson
+        fields = ["title", "module", "body"]
+        widgets = {"body": forms.Textarea(attrs={"rows": 22, "class": "markdown-source"})}
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.fields["module"].queryset = Module.objects.filter(run_id=self.instance.module.run_id)
+        self.fields["body"].help_text = _(
+            "Markdown: **bold**, `code`, ```python fenced code```, tables, links. "
+            "Files below can be linked or shown inline with the snippet next to each."
+        )
+
+
+class AttachmentForm(forms.Form):
+    file = forms.FileField(label=_("File"))
+    name = forms.CharField(label=_("Name shown"), max_length=200, required=False)
+
+    def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.fields["file"].help_text = _("Allowed: %(types)s; at most %(mb)s MB.") % {
+            "types": ", ".join(ATTACHMENT_EXTENSIONS),
+            "mb": attachment_max_bytes() // (1024 * 1024),
+        }
+
+
+class CopyContentForm(forms.Form):
+    source = forms.ModelChoiceField(label=_("Copy from run"), queryset=Module.objects.none())
+
+    def __init__(self, *args, sources, **kwargs) -> None:  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        self.fields["source"].queryset = sources
