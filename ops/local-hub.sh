@@ -29,6 +29,8 @@ if [[ ${1:-} == --setup ]]; then
     "$(bin/find-python)" -m venv "$STATE/venv"
     "$STATE/venv/bin/pip" install --quiet "jupyterhub>=6,<7" "jupyterlab>=4" "oauthenticator>=17"
   fi
+  install -D -m 644 "$ROOT/notebooks/hub/lab-overrides.json" \
+    "$STATE/venv/share/jupyter/lab/settings/overrides.json"
   if [[ ! -x $STATE/node_modules/.bin/configurable-http-proxy ]]; then
     if command -v npm >/dev/null; then
       echo "[local-hub] installing configurable-http-proxy (npm)"

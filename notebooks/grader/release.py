@@ -49,12 +49,23 @@ def release_cell(cell: Any, *, code_stub: str = fmt.CODE_STUB, text_stub: str = 
     return cell
 
 
+DEFAULT_KERNELSPEC = {
+    "name": "python3",
+    "display_name": "Python 3 (ipykernel)",
+    "language": "python",
+}
+
+
 def release_nb(
     nb: Any, *, code_stub: str = fmt.CODE_STUB, text_stub: str = fmt.TEXT_STUB
 ) -> nbformat.NotebookNode:
     """Release a parsed (and validated) source notebook."""
     student = copy.deepcopy(nb)
     student.cells = [release_cell(c, code_stub=code_stub, text_stub=text_stub) for c in nb.cells]
+    # Without a kernelspec JupyterLab asks the student which kernel to start; the grader runs
+    # Python 3, so say so (an author's own kernelspec is kept).
+    if not student.metadata.get("kernelspec"):
+        student.metadata["kernelspec"] = dict(DEFAULT_KERNELSPEC)
     return student
 
 

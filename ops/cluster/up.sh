@@ -240,6 +240,8 @@ if [ "$(cat "$VENV/.academy-spec" 2>/dev/null)" != "$HUB_PIP_SPEC" ] || [ ! -x "
     chmod -R o+rX "$VENV"
     did "installed hub venv $VENV ($("$VENV/bin/jupyterhub" --version))"
 fi
+# JupyterLab defaults for students: no "Jupyter news?" prompt, no update check (closed network)
+install -D -m 644 "$REPO/notebooks/hub/lab-overrides.json" "$VENV/share/jupyter/lab/settings/overrides.json"
 if [ ! -x "$STATE/node_modules/.bin/configurable-http-proxy" ]; then
     npm install --prefix "$STATE" --no-save --no-audit --no-fund --loglevel=error "$CHP_SPEC" >/dev/null
     did "installed $CHP_SPEC (npm)"

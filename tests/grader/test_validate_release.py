@@ -158,6 +158,19 @@ def test_release_replaces_solutions_and_removes_hidden_tests():
     assert all(len(c.metadata.nbgrader["checksum"]) == 64 for c in student.cells)
 
 
+def test_release_names_a_kernel_unless_the_author_did():
+    plain = nbformat.reads(release(_nb(_code("x = 1"))), as_version=4)
+    assert plain.metadata.kernelspec == {
+        "name": "python3",
+        "display_name": "Python 3 (ipykernel)",
+        "language": "python",
+    }
+    nb = nbformat.v4.new_notebook(cells=[_code("x = 1")])
+    nb.metadata.kernelspec = {"name": "torch", "display_name": "PyTorch", "language": "python"}
+    kept = nbformat.reads(release(nbformat.writes(nb)), as_version=4)
+    assert kept.metadata.kernelspec.name == "torch"
+
+
 def test_release_refuses_an_invalid_source():
     with pytest.raises(NotebookInvalid):
         release(_nb(_code("x", grade=True, grade_id="a")))
