@@ -49,6 +49,7 @@ def release_cell(cell: Any, *, code_stub: str = fmt.CODE_STUB, text_stub: str = 
     return cell
 
 
+GENERIC_KERNEL_NAMES = {"", "python", "python3"}
 DEFAULT_KERNELSPEC = {
     "name": "python3",
     "display_name": "Python 3 (ipykernel)",
@@ -62,9 +63,11 @@ def release_nb(
     """Release a parsed (and validated) source notebook."""
     student = copy.deepcopy(nb)
     student.cells = [release_cell(c, code_stub=code_stub, text_stub=text_stub) for c in nb.cells]
-    # Without a kernelspec JupyterLab asks the student which kernel to start; the grader runs
-    # Python 3, so say so (an author's own kernelspec is kept).
-    if not student.metadata.get("kernelspec"):
+    # Without a kernelspec, or with a generic one ("python" is no installed kernel's name),
+    # JupyterLab asks the student which kernel to start; the grader runs Python 3, so say so.
+    # A named kernel of the author's (say an environment with PyTorch) is kept.
+    kernelspec = student.metadata.get("kernelspec") or {}
+    if kernelspec.get("name", "") in GENERIC_KERNEL_NAMES:
         student.metadata["kernelspec"] = dict(DEFAULT_KERNELSPEC)
     return student
 

@@ -166,6 +166,9 @@ def test_release_names_a_kernel_unless_the_author_did():
         "language": "python",
     }
     nb = nbformat.v4.new_notebook(cells=[_code("x = 1")])
+    nb.metadata.kernelspec = {"name": "python", "display_name": "Python", "language": "python"}
+    generic = nbformat.reads(release(nbformat.writes(nb)), as_version=4)
+    assert generic.metadata.kernelspec.name == "python3"
     nb.metadata.kernelspec = {"name": "torch", "display_name": "PyTorch", "language": "python"}
     kept = nbformat.reads(release(nbformat.writes(nb)), as_version=4)
     assert kept.metadata.kernelspec.name == "torch"
