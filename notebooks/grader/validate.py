@@ -14,14 +14,42 @@ from . import format as fmt
 DEFAULT_MAX_BYTES = 20 * 1024 * 1024
 
 
+def gettext_noop(template: str) -> str:
+    """Marks a message for translation (Django's ``makemessages`` extracts these); the
+    library itself stays English and Django-free: pages translate ``template`` % ``params``."""
+    return template
+
+
 @dataclass(frozen=True)
 class CellError:
-    """One problem, tied to a cell when it is about a cell (index is 0-based)."""
+    """One problem, tied to a cell when it is about a cell (index is 0-based).  ``message`` is
+    English; ``template`` and ``params`` let a translated interface say the same."""
 
     message: str
     cell_index: int | None = None
     grade_id: str | None = None
     warning: bool = False
+    template: str = ""
+    params: tuple[tuple[str, Any], ...] = ()
+
+    @classmethod
+    def of(
+        cls,
+        template: str,
+        cell_index: int | None = None,
+        grade_id: str | None = None,
+        *,
+        warning: bool = False,
+        **params: Any,
+    ) -> CellError:
+        return cls(
+            template % params,
+            cell_index,
+            grade_id,
+            warning,
+            template,
+            tuple(sorted(params.items())),
+        )
 
     def __str__(self) -> str:
         where = []
@@ -46,24 +74,43 @@ def parse(nb_bytes: bytes | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> nbfor
     size = len(nb_bytes.encode() if isinstance(nb_bytes, str) else nb_bytes)
     if size > max_bytes:
         raise NotebookInvalid(
-            [CellError(f"the notebook is {size} bytes, over the limit of {max_bytes} bytes")]
+            [
+                CellError.of(
+                    gettext_noop(
+                        "the notebook is %(size)s bytes, over the limit of %(limit)s bytes"
+                    ),
+                    size=size,
+                    limit=max_bytes,
+                )
+            ]
         )
     try:
         data = json.loads(nb_bytes)
     except (ValueError, UnicodeDecodeError) as exc:
-        raise NotebookInvalid([CellError(f"not valid JSON: {exc}")]) from None
+        raise NotebookInvalid(
+            [CellError.of(gettext_noop("not valid JSON: %(error)s"), error=str(exc))]
+        ) from None
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
-        raise NotebookInvalid([CellError("not a Jupyter notebook (no list of cells)")])
+        raise NotebookInvalid(
+            [CellError.of(gettext_noop("not a Jupyter notebook (no list of cells)"))]
+        )
     if data.get("nbformat") != 4:
         raise NotebookInvalid(
-            [CellError(f"unsupported notebook format {data.get('nbformat')!r}; need version 4")]
+            [
+                CellError.of(
+                    gettext_noop("unsupported notebook format %(format)r; need version 4"),
+                    format=data.get("nbformat"),
+                )
+            ]
         )
     try:
         nb = nbformat.from_dict(data)
         nbformat.validate(nb)
     except nbformat.ValidationError as exc:
         msg = str(exc).split("\n", 1)[0]
-        raise NotebookInvalid([CellError(f"not a valid Jupyter notebook: {msg}")]) from None
+        raise NotebookInvalid(
+            [CellError.of(gettext_noop("not a valid Jupyter notebook: %(error)s"), error=msg)]
+        ) from None
     return nb
 
 
@@ -75,14 +122,20 @@ def check_cells(nb: Any) -> list[CellError]:
     for i, cell in enumerate(nb.cells):
         meta = fmt.nbgrader_meta(cell)
         if cell.get("metadata", {}).get("nbgrader") is not None and meta is None:
-            errors.append(CellError("nbgrader metadata must be an object", i))
+            errors.append(CellError.of(gettext_noop("nbgrader metadata must be an object"), i))
             continue
         if not meta:
             text = fmt.source_text(cell)
             for marker in (fmt.BEGIN_SOLUTION, fmt.BEGIN_HIDDEN):
                 if marker in text:
                     errors.append(
-                        CellError(f"contains '{marker}' but is not marked as an nbgrader cell", i)
+                        CellError.of(
+                            gettext_noop(
+                                "contains '%(marker)s' but is not marked as an nbgrader cell"
+                            ),
+                            i,
+                            marker=marker,
+                        )
                     )
             continue
         gid = meta.get("grade_id")
@@ -91,11 +144,15 @@ def check_cells(nb: Any) -> list[CellError]:
             errors.append(err)
         if meta.get("schema_version") != fmt.SCHEMA_VERSION:
             errors.append(
-                CellError(
-                    f"unsupported nbgrader schema_version {meta.get('schema_version')!r}; "
-                    f"only version {fmt.SCHEMA_VERSION} is supported",
+                CellError.of(
+                    gettext_noop(
+                        "unsupported nbgrader schema_version %(version)r; "
+                        "only version %(supported)s is supported"
+                    ),
                     i,
                     gid if isinstance(gid, str) else None,
+                    version=meta.get("schema_version"),
+                    supported=fmt.SCHEMA_VERSION,
                 )
             )
         kind = fmt.cell_kind(cell)
@@ -103,21 +160,34 @@ def check_cells(nb: Any) -> list[CellError]:
             continue
         if not isinstance(gid, str) or not fmt.GRADE_ID_RE.match(gid):
             errors.append(
-                CellError(
-                    f"grade_id {gid!r} is missing or invalid: use letters, digits, '_' or '-'",
+                CellError.of(
+                    gettext_noop(
+                        "grade_id %(value)r is missing or invalid: "
+                        "use letters, digits, '_' or '-'"
+                    ),
                     i,
+                    value=gid,
                 )
             )
         elif gid in seen:
             errors.append(
-                CellError(f"duplicate grade_id (also used by cell {seen[gid] + 1})", i, gid)
+                CellError.of(
+                    gettext_noop("duplicate grade_id (also used by cell %(cell)s)"),
+                    i,
+                    gid,
+                    cell=seen[gid] + 1,
+                )
             )
         else:
             seen[gid] = i
         if kind in (fmt.TEST, fmt.MANUAL, fmt.TASK):
             gradable += 1
     if not gradable:
-        errors.append(CellError("no graded cells: this notebook gives no score", warning=True))
+        errors.append(
+            CellError.of(
+                gettext_noop("no graded cells: this notebook gives no score"), warning=True
+            )
+        )
     return errors
 
 
@@ -128,28 +198,50 @@ def _cell_error(cell: Any, meta: dict, i: int) -> CellError | None:
     if kind in (fmt.TEST, fmt.MANUAL, fmt.TASK):
         pts = meta.get("points")
         if pts is None:
-            return CellError("graded cell has no points", i, gid)
+            return CellError.of(gettext_noop("graded cell has no points"), i, gid)
         try:
             value = float(pts)
         except (TypeError, ValueError):
-            return CellError(f"points {pts!r} is not a number", i, gid)
+            return CellError.of(
+                gettext_noop("points %(points)r is not a number"), i, gid, points=pts
+            )
         if not math.isfinite(value) or value < 0:
-            return CellError(f"points must be zero or more, not {pts!r}", i, gid)
+            return CellError.of(
+                gettext_noop("points must be zero or more, not %(points)r"), i, gid, points=pts
+            )
     if kind == fmt.TEST and cell.cell_type != "code":
-        return CellError(
-            "a graded markdown cell must also be a solution cell (a manually graded answer)",
+        return CellError.of(
+            gettext_noop(
+                "a graded markdown cell must also be a solution cell (a manually graded answer)"
+            ),
             i,
             gid,
         )
     if kind == fmt.TASK and cell.cell_type != "markdown":
-        return CellError("a task cell must be a markdown cell", i, gid)
+        return CellError.of(gettext_noop("a task cell must be a markdown cell"), i, gid)
     if fmt.BEGIN_SOLUTION in text and kind not in (fmt.ANSWER, fmt.MANUAL):
-        return CellError(f"contains '{fmt.BEGIN_SOLUTION}' but is not a solution cell", i, gid)
+        return CellError.of(
+            gettext_noop("contains '%(marker)s' but is not a solution cell"),
+            i,
+            gid,
+            marker=fmt.BEGIN_SOLUTION,
+        )
     if fmt.BEGIN_HIDDEN in text and kind != fmt.TEST:
-        return CellError(f"contains '{fmt.BEGIN_HIDDEN}' but is not a test cell", i, gid)
+        return CellError.of(
+            gettext_noop("contains '%(marker)s' but is not a test cell"),
+            i,
+            gid,
+            marker=fmt.BEGIN_HIDDEN,
+        )
     for begin, end in ((fmt.BEGIN_SOLUTION, fmt.END_SOLUTION), (fmt.BEGIN_HIDDEN, fmt.END_HIDDEN)):
         if _unbalanced(text, begin, end):
-            return CellError(f"'{begin}' and '{end}' do not pair up", i, gid)
+            return CellError.of(
+                gettext_noop("'%(begin)s' and '%(end)s' do not pair up"),
+                i,
+                gid,
+                begin=begin,
+                end=end,
+            )
     return None
 
 

@@ -213,3 +213,16 @@ def test_the_gradebook_filters_by_cohort_and_shows_the_penalty(client, course):
     api = client.get(f"/api/v1/runs/{course.run.pk}/gradebook/").json()
     row = next(r for r in api if r["labs"][0]["submission"])
     assert row["labs"][0]["late_penalty_percent"] == "10.00" and row["course_grade"] == "72.00"
+
+
+def test_per_cell_errors_are_shown_in_the_readers_language(client, course):
+    lab = LabFactory(run=course.run)
+    client.force_login(course.people.instructor)
+    client.post("/i18n/setlang/", {"language": "sr"})
+    bad = fixture("submitted-unchanged.ipynb").replace(b'"points": 3.0', b'"points": null')
+    response = client.post(f"/labs/{lab.pk}/versions/", {"file": upload(bad)})
+    assert response.status_code == 400
+    assert "оцењена ћелија нема бодове" in response.content.decode()
+    response = client.post(f"/labs/{lab.pk}/versions/", {"file": upload(b"{")})
+    assert "није исправан JSON" in response.content.decode()
+    assert not lab.versions.exists()
