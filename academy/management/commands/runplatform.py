@@ -30,10 +30,13 @@ class Command(BaseCommand):
             if settings.DEBUG
             else [python, "-m", "gunicorn", "academy.wsgi", "-b", f"{host}:{port}", "-w", "2"]
         )
+        # Beat sends the live-session refresh every few seconds: at "info" its lines would bury
+        # everything else, so worker and beat log warnings unless WORKER_LOG_LEVEL says more.
+        level = os.environ.get("WORKER_LOG_LEVEL", "warning")
         commands = {
             "web": web,
-            "worker": [*celery, "worker", "-l", "info", "-c", "2", "-n", "academy@%h"],
-            "beat": [*celery, "beat", "-l", "info"],
+            "worker": [*celery, "worker", "-l", level, "-c", "2", "-n", "academy@%h"],
+            "beat": [*celery, "beat", "-l", level],
         }
         env = dict(os.environ)
         hub_env = Path(settings.VAR_DIR) / "hub" / "academy.env"
