@@ -14,6 +14,7 @@ from rest_framework.response import Response
 
 from . import selectors, services
 from .models import Cohort, Institution, Membership, Role, User
+from .typing import authed_user
 
 
 def django_errors(exc: DjangoValidationError) -> ValidationError:
@@ -30,7 +31,9 @@ class UserSerializer(serializers.ModelSerializer):
 
 
 class MembershipBriefSerializer(serializers.ModelSerializer):
-    institution = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    institution: serializers.SlugRelatedField[Institution] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
 
     class Meta:
         model = Membership
@@ -39,7 +42,9 @@ class MembershipBriefSerializer(serializers.ModelSerializer):
 
 class MeSerializer(UserSerializer):
     memberships = MembershipBriefSerializer(many=True, read_only=True)
-    cohorts = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    cohorts: serializers.PrimaryKeyRelatedField[Cohort] = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True
+    )
 
     class Meta(UserSerializer.Meta):
         fields = [*UserSerializer.Meta.fields, "memberships", "cohorts"]
@@ -49,7 +54,9 @@ class MeSerializer(UserSerializer):
 @extend_schema(responses=MeSerializer)
 @api_view(["GET"])
 def me(request: Request) -> Response:
-    user = User.objects.prefetch_related("memberships__institution", "cohorts").get(pk=request.user.pk)
+    user = User.objects.prefetch_related("memberships__institution", "cohorts").get(
+        pk=authed_user(request).pk
+    )
     return Response(MeSerializer(user).data)
 
 
@@ -68,11 +75,13 @@ class InstitutionViewSet(viewsets.ModelViewSet):
     http_method_names = ["get", "post", "head", "options"]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        return selectors.institutions_for(self.request.user).order_by("name")
+        return selectors.institutions_for(authed_user(self.request)).order_by("name")
 
     def perform_create(self, serializer):  # type: ignore[no-untyped-def]
         try:
-            serializer.instance = services.institution_create(actor=self.request.user, **serializer.validated_data)
+            serializer.instance = services.institution_create(
+                actor=authed_user(self.request), **serializer.validated_data
+            )
         except DjangoPermissionDenied:
             raise PermissionDenied from None
 
@@ -92,7 +101,11 @@ class CohortSerializer(serializers.ModelSerializer):
         request = self.context.get("request")
         if request is not None:
             # Only institutions the actor may see are valid choices: others read as "does not exist".
-            self.fields["institution"].queryset = selectors.institutions_for(request.user)
+            institution = self.fields["institution"]
+            assert isinstance(institution, serializers.SlugRelatedField)
+            visible = selectors.institutions_for(authed_user(request))
+            # ignore: the stubs type ``queryset`` with Manager, which mypy takes for a descriptor
+            institution.queryset = visible  # type: ignore[arg-type]
 
     def validate(self, attrs):  # type: ignore[no-untyped-def]
         starts, ends = attrs.get("starts_on"), attrs.get("ends_on")
@@ -112,14 +125,16 @@ class CohortViewSet(viewsets.ModelViewSet):
         from django.db.models import Count
 
         return (
-            selectors.cohorts_for(self.request.user)
+            selectors.cohorts_for(authed_user(self.request))
             .annotate(member_count=Count("members", distinct=True))
             .order_by("institution__name", "-intake_year", "name")
         )
 
     def perform_create(self, serializer):  # type: ignore[no-untyped-def]
         try:
-            serializer.instance = services.cohort_create(actor=self.request.user, **serializer.validated_data)
+            serializer.instance = services.cohort_create(
+                actor=authed_user(self.request), **serializer.validated_data
+            )
         except DjangoPermissionDenied:
             raise PermissionDenied from None
         except DjangoValidationError as exc:
@@ -131,7 +146,9 @@ class CohortViewSet(viewsets.ModelViewSet):
         if "institution" in data and data.pop("institution") != serializer.instance.institution:
             raise ValidationError({"institution": "A cohort cannot move between institutions."})
         try:
-            services.cohort_update(actor=self.request.user, cohort=serializer.instance, **data)
+            services.cohort_update(
+                actor=authed_user(self.request), cohort=serializer.instance, **data
+            )
         except DjangoPermissionDenied:
             raise PermissionDenied from None
         except DjangoValidationError as exc:
@@ -140,7 +157,9 @@ class CohortViewSet(viewsets.ModelViewSet):
 
 class MembershipSerializer(serializers.ModelSerializer):
     user = UserSerializer(read_only=True)
-    institution = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    institution: serializers.SlugRelatedField[Institution] = serializers.SlugRelatedField(
+        slug_field="slug", read_only=True
+    )
 
     class Meta:
         model = Membership
@@ -157,7 +176,11 @@ class MembershipWriteSerializer(serializers.Serializer):
         super().__init__(*args, **kwargs)
         request = self.context.get("request")
         if request is not None:
-            self.fields["institution"].queryset = selectors.institutions_for(request.user)
+            institution = self.fields["institution"]
+            assert isinstance(institution, serializers.SlugRelatedField)
+            visible = selectors.institutions_for(authed_user(request))
+            # ignore: the stubs type ``queryset`` with Manager, which mypy takes for a descriptor
+            institution.queryset = visible  # type: ignore[arg-type]
 
 
 class MembershipViewSet(
@@ -171,25 +194,28 @@ class MembershipViewSet(
     ordering_fields = ["created_at", "user__last_name"]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        return selectors.memberships_for(self.request.user).order_by("institution__name", "user__username")
+        return selectors.memberships_for(authed_user(self.request)).order_by(
+            "institution__name", "user__username"
+        )
 
     @extend_schema(request=MembershipWriteSerializer, responses={201: MembershipSerializer, 202: None})
     def create(self, request: Request) -> Response:
         write = MembershipWriteSerializer(data=request.data, context={"request": request})
         write.is_valid(raise_exception=True)
         institution = write.validated_data["institution"]
-        if not selectors.can_manage_institution(request.user, institution):
+        if not selectors.can_manage_institution(authed_user(request), institution):
             raise PermissionDenied
         user = User.objects.filter(email__iexact=write.validated_data["email"]).first()
         try:
             if user is None:
                 services.invitation_create(
-                    actor=request.user, institution=institution,
+                    actor=authed_user(request), institution=institution,
                     email=write.validated_data["email"], role=write.validated_data["role"],
                 )
                 return Response({"invited": write.validated_data["email"]}, status=status.HTTP_202_ACCEPTED)
             membership = services.membership_set(
-                actor=request.user, institution=institution, user=user, role=write.validated_data["role"]
+                actor=authed_user(request), institution=institution, user=user,
+                role=write.validated_data["role"],
             )
         except DjangoValidationError as exc:
             raise django_errors(exc) from None
@@ -197,7 +223,7 @@ class MembershipViewSet(
 
     def perform_destroy(self, instance):  # type: ignore[no-untyped-def]
         try:
-            services.membership_remove(actor=self.request.user, membership=instance)
+            services.membership_remove(actor=authed_user(self.request), membership=instance)
         except DjangoPermissionDenied:
             raise PermissionDenied from None
         except DjangoValidationError as exc:

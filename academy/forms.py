@@ -26,7 +26,9 @@ class InvitationForm(forms.Form):
     def __init__(self, *args, institution=None, **kwargs):  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         if institution is not None:
-            self.fields["cohort"].queryset = Cohort.objects.filter(institution=institution)
+            cohort = self.fields["cohort"]
+            assert isinstance(cohort, forms.ModelChoiceField)
+            cohort.queryset = Cohort.objects.filter(institution=institution)
 
 
 class AcceptInvitationForm(forms.Form):
@@ -41,6 +43,7 @@ class AcceptInvitationForm(forms.Form):
 
     def clean(self):  # type: ignore[no-untyped-def]
         data = super().clean()
+        assert data is not None  # Form.clean() returns cleaned_data
         if data.get("password1") != data.get("password2"):
             raise forms.ValidationError(_("The two passwords differ."))
         return data

@@ -5,9 +5,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
+from django.http import JsonResponse
 from oauth2_provider.decorators import protected_resource
 from oauth2_provider.oauth2_validators import OAuth2Validator
+
+from .typing import OAuthRequest
 
 
 class AcademyOAuth2Validator(OAuth2Validator):
@@ -24,7 +26,7 @@ class AcademyOAuth2Validator(OAuth2Validator):
 
 
 @protected_resource(scopes=["profile"])
-def userinfo(request: HttpRequest) -> JsonResponse:
+def userinfo(request: OAuthRequest) -> JsonResponse:
     """What JupyterHub's GenericOAuthenticator reads after the code exchange (``userdata_url``):
     the hub user name is the cluster login."""
     user = request.resource_owner

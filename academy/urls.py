@@ -2,7 +2,7 @@ from django.conf import settings
 from django.conf.urls.static import static
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 from rest_framework.routers import DefaultRouter
 
@@ -18,7 +18,7 @@ router.register("memberships", api.MembershipViewSet, basename="membership")
 courses.api.register(router)
 notebooks.api.register(router)
 
-api_patterns = [
+api_patterns: list[URLPattern | URLResolver] = [
     path("me/", api.me, name="api-me"),
     path("", include(router.urls)),
     *courses.api.extra_urls,

@@ -15,9 +15,10 @@ from django.views.decorators.http import require_http_methods, require_POST
 from . import selectors, services
 from .forms import AcceptInvitationForm, CohortForm, InvitationForm
 from .models import Institution, Membership, Role
+from .typing import AuthedRequest
 
 
-def _managed_institution(request: HttpRequest, slug: str) -> Institution:
+def _managed_institution(request: AuthedRequest, slug: str) -> Institution:
     """The institution named in the URL, if the user may manage it; 404 otherwise (an admin
     of another institution learns nothing, not even that it exists)."""
     institution = get_object_or_404(selectors.institutions_for(request.user), slug=slug)
@@ -27,14 +28,14 @@ def _managed_institution(request: HttpRequest, slug: str) -> Institution:
 
 
 @login_required
-def home(request: HttpRequest) -> HttpResponse:
+def home(request: AuthedRequest) -> HttpResponse:
     from courses.views import dashboard  # the course side owns the dashboard content
 
     return dashboard(request)
 
 
 @login_required
-def institution_list(request: HttpRequest) -> HttpResponse:
+def institution_list(request: AuthedRequest) -> HttpResponse:
     institutions = selectors.institutions_for(request.user).annotate(
         n_members=Count("memberships", distinct=True), n_cohorts=Count("cohorts", distinct=True)
     )
@@ -48,7 +49,7 @@ def institution_list(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def institution_detail(request: HttpRequest, slug: str) -> HttpResponse:
+def institution_detail(request: AuthedRequest, slug: str) -> HttpResponse:
     institution = _managed_institution(request, slug)
     cohorts = institution.cohorts.annotate(n_members=Count("members"))
     memberships = (
@@ -85,7 +86,7 @@ def institution_detail(request: HttpRequest, slug: str) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def cohort_edit(request: HttpRequest, slug: str, pk: int | None = None) -> HttpResponse:
+def cohort_edit(request: AuthedRequest, slug: str, pk: int | None = None) -> HttpResponse:
     institution = _managed_institution(request, slug)
     cohort = get_object_or_404(institution.cohorts, pk=pk) if pk else None
     form = CohortForm(request.POST or None, instance=cohort)
@@ -109,7 +110,7 @@ def cohort_edit(request: HttpRequest, slug: str, pk: int | None = None) -> HttpR
 
 
 @login_required
-def cohort_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def cohort_detail(request: AuthedRequest, slug: str, pk: int) -> HttpResponse:
     institution = _managed_institution(request, slug)
     cohort = get_object_or_404(institution.cohorts, pk=pk)
     members = cohort.members.order_by("last_name", "username")
@@ -122,7 +123,7 @@ def cohort_detail(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def invitation_create(request: HttpRequest, slug: str) -> HttpResponse:
+def invitation_create(request: AuthedRequest, slug: str) -> HttpResponse:
     institution = _managed_institution(request, slug)
     form = InvitationForm(request.POST, institution=institution)
     if form.is_valid():
@@ -136,12 +137,12 @@ def invitation_create(request: HttpRequest, slug: str) -> HttpResponse:
             )
     else:
         for errors in form.errors.values():
-            messages.error(request, " ".join(errors))
+            messages.error(request, " ".join(map(str, errors)))
     return redirect("institution-detail", slug=institution.slug)
 
 
 @login_required
-def audit_log(request: HttpRequest, slug: str) -> HttpResponse:
+def audit_log(request: AuthedRequest, slug: str) -> HttpResponse:
     institution = _managed_institution(request, slug)
     events = selectors.audit_events_for(request.user).filter(institution=institution)
     page = Paginator(events, 50).get_page(request.GET.get("page"))

@@ -20,7 +20,8 @@ from rest_framework.routers import BaseRouter
 
 from academy import selectors as people
 from academy.api import django_errors
-from academy.models import Institution
+from academy.models import Institution, User
+from academy.typing import authed_user
 
 from . import authoring, bulk, selectors, services
 from .markdown import render_markdown
@@ -55,7 +56,9 @@ def _call(fn, **kwargs):  # type: ignore[no-untyped-def]
 
 
 class CourseSerializer(serializers.ModelSerializer):
-    prerequisites = serializers.SlugRelatedField(slug_field="code", many=True, read_only=True)
+    prerequisites: serializers.SlugRelatedField[Course] = serializers.SlugRelatedField(
+        slug_field="code", many=True, read_only=True
+    )
     description_html = serializers.SerializerMethodField()
     is_open = serializers.BooleanField(read_only=True)
 
@@ -102,7 +105,7 @@ class CourseViewSet(viewsets.ReadOnlyModelViewSet):
     def get_queryset(self):  # type: ignore[no-untyped-def]
         p = self.request.query_params
         return selectors.catalogue(
-            self.request.user,
+            authed_user(self.request),
             q=p.get("q", "")[:100],
             sector=p.get("sector", "") if p.get("sector") in Sector.values else "",
             language=p.get("language", "")[:10],
@@ -121,7 +124,9 @@ class CategorySerializer(serializers.ModelSerializer):
 
 
 class CourseRunSerializer(serializers.ModelSerializer):
-    course = serializers.SlugRelatedField(slug_field="code", read_only=True)
+    course: serializers.SlugRelatedField[Course] = serializers.SlugRelatedField(
+        slug_field="code", read_only=True
+    )
     seats_left = serializers.SerializerMethodField()
     categories = CategorySerializer(many=True, read_only=True)
 
@@ -150,7 +155,9 @@ class CourseRunSerializer(serializers.ModelSerializer):
 
 
 class EnrolmentSerializer(serializers.ModelSerializer):
-    user = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    user: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
     email = serializers.EmailField(source="user.email", read_only=True)
     course = serializers.CharField(source="run.course.code", read_only=True)
     cohort = serializers.CharField(source="cohort.name", read_only=True, default=None)
@@ -197,7 +204,7 @@ class CourseRunViewSet(viewsets.ReadOnlyModelViewSet):
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return (
-            selectors.runs_for(self.request.user)
+            selectors.runs_for(authed_user(self.request))
             .prefetch_related("categories")
             .order_by("-starts_at", "id")
         )
@@ -211,7 +218,7 @@ class CourseRunViewSet(viewsets.ReadOnlyModelViewSet):
         enrolment = _call(
             services.enrolment_request,
             run=self.get_object(),
-            user=request.user,
+            user=authed_user(request),
             invite_code=data.validated_data.get("invite_code", ""),
         )
         return Response(EnrolmentSerializer(enrolment).data, status=status.HTTP_201_CREATED)
@@ -220,10 +227,12 @@ class CourseRunViewSet(viewsets.ReadOnlyModelViewSet):
     @action(detail=True, methods=["post"])
     def withdraw(self, request: Request, pk: str) -> Response:
         run = self.get_object()
-        enrolment = Enrolment.objects.filter(run=run, user=request.user).first()
+        enrolment = Enrolment.objects.filter(run=run, user=authed_user(request)).first()
         if enrolment is None:
             raise NotFound
-        enrolment = _call(services.enrolment_withdraw, enrolment=enrolment, actor=request.user)
+        enrolment = _call(
+            services.enrolment_withdraw, enrolment=enrolment, actor=authed_user(request)
+        )
         return Response(EnrolmentSerializer(enrolment).data)
 
     @extend_schema(parameters=ROSTER_PARAMETERS, responses=EnrolmentSerializer(many=True))
@@ -231,7 +240,7 @@ class CourseRunViewSet(viewsets.ReadOnlyModelViewSet):
     def roster(self, request: Request, pk: str) -> Response:
         """The run's enrolments, for its staff (CSV export: /runs/{id}/roster.csv)."""
         run = self.get_object()
-        if not selectors.can_manage_run(request.user, run):
+        if not selectors.can_manage_run(authed_user(request), run):
             raise PermissionDenied
         p = request.query_params
         qs = selectors.roster(
@@ -256,10 +265,14 @@ class EnrolmentViewSet(viewsets.ReadOnlyModelViewSet):
     ordering_fields = ["requested_at", "waitlist_position"]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        return selectors.enrolments_for(self.request.user).order_by("run_id", "requested_at", "id")
+        return selectors.enrolments_for(authed_user(self.request)).order_by(
+            "run_id", "requested_at", "id"
+        )
 
     def _act(self, fn, **kwargs) -> Response:  # type: ignore[no-untyped-def]
-        enrolment = _call(fn, enrolment=self.get_object(), actor=self.request.user, **kwargs)
+        enrolment = _call(
+            fn, enrolment=self.get_object(), actor=authed_user(self.request), **kwargs
+        )
         return Response(EnrolmentSerializer(enrolment).data)
 
     @extend_schema(request=None, responses=EnrolmentSerializer)
@@ -330,7 +343,9 @@ class MoveSerializer(serializers.Serializer):
 
 class ModuleSerializer(serializers.ModelSerializer):
     run = serializers.PrimaryKeyRelatedField(queryset=CourseRun.objects.all())
-    lessons = serializers.PrimaryKeyRelatedField(many=True, read_only=True)
+    lessons: serializers.PrimaryKeyRelatedField[Lesson] = serializers.PrimaryKeyRelatedField(
+        many=True, read_only=True
+    )
 
     class Meta:
         model = Module
@@ -358,7 +373,7 @@ class ModuleViewSet(viewsets.ModelViewSet):
             Module.objects.prefetch_related(
                 Prefetch("lessons", queryset=Lesson.objects.order_by("position", "id"))
             ),
-            self.request.user,
+            authed_user(self.request),
             "run_id",
         ).order_by("run_id", "position", "id")
         run = self.request.query_params.get("run", "")
@@ -366,25 +381,27 @@ class ModuleViewSet(viewsets.ModelViewSet):
 
     def perform_create(self, serializer: serializers.BaseSerializer) -> None:
         run = serializer.validated_data["run"]
-        if not selectors.can_view_content(self.request.user, run):
+        if not selectors.can_view_content(authed_user(self.request), run):
             raise NotFound
         serializer.instance = _call(
             authoring.module_create,
-            actor=self.request.user,
+            actor=authed_user(self.request),
             run=run,
             title=serializer.validated_data.get("title", ""),
         )
 
     def perform_update(self, serializer: serializers.BaseSerializer) -> None:
+        module = serializer.instance
+        assert isinstance(module, Module)  # an update's serializer holds the object
         serializer.instance = _call(
             authoring.module_update,
-            actor=self.request.user,
-            module=serializer.instance,
-            title=serializer.validated_data.get("title", serializer.instance.title),
+            actor=authed_user(self.request),
+            module=module,
+            title=serializer.validated_data.get("title", module.title),
         )
 
     def perform_destroy(self, instance: Module) -> None:
-        _call(authoring.module_delete, actor=self.request.user, module=instance)
+        _call(authoring.module_delete, actor=authed_user(self.request), module=instance)
 
     @extend_schema(request=MoveSerializer, responses=ModuleSerializer)
     @action(detail=True, methods=["post"])
@@ -395,7 +412,7 @@ class ModuleViewSet(viewsets.ModelViewSet):
         module = self.get_object()
         _call(
             authoring.module_move,
-            actor=request.user,
+            actor=authed_user(request),
             module=module,
             direction=-1 if data.validated_data["direction"] == "up" else 1,
         )
@@ -433,22 +450,24 @@ class LessonViewSet(
         if getattr(self, "swagger_fake_view", False):  # schema generation: no user
             return Lesson.objects.none()
         return _scoped(
-            Lesson.objects.select_related("module__run"), self.request.user, "module__run_id"
+            Lesson.objects.select_related("module__run"),
+            authed_user(self.request),
+            "module__run_id",
         )
 
     def get_object(self):  # type: ignore[no-untyped-def]
         lesson = super().get_object()
-        if not selectors.can_view_content(self.request.user, lesson.module.run):
+        if not selectors.can_view_content(authed_user(self.request), lesson.module.run):
             raise NotFound
         return lesson
 
     def perform_create(self, serializer: serializers.BaseSerializer) -> None:
         module = serializer.validated_data["module"]
-        if not selectors.can_view_content(self.request.user, module.run):
+        if not selectors.can_view_content(authed_user(self.request), module.run):
             raise NotFound
         serializer.instance = _call(
             authoring.lesson_create,
-            actor=self.request.user,
+            actor=authed_user(self.request),
             module=module,
             title=serializer.validated_data.get("title", ""),
             body=serializer.validated_data.get("body", ""),
@@ -456,10 +475,11 @@ class LessonViewSet(
 
     def perform_update(self, serializer: serializers.BaseSerializer) -> None:
         lesson = serializer.instance
+        assert isinstance(lesson, Lesson)  # an update's serializer holds the object
         data = serializer.validated_data
         serializer.instance = _call(
             authoring.lesson_update,
-            actor=self.request.user,
+            actor=authed_user(self.request),
             lesson=lesson,
             title=data.get("title", lesson.title),
             body=data.get("body", lesson.body),
@@ -467,7 +487,7 @@ class LessonViewSet(
         )
 
     def perform_destroy(self, instance: Lesson) -> None:
-        _call(authoring.lesson_delete, actor=self.request.user, lesson=instance)
+        _call(authoring.lesson_delete, actor=authed_user(self.request), lesson=instance)
 
     @extend_schema(request=MoveSerializer, responses=LessonSerializer)
     @action(detail=True, methods=["post"])
@@ -478,7 +498,7 @@ class LessonViewSet(
         lesson = self.get_object()
         _call(
             authoring.lesson_move,
-            actor=request.user,
+            actor=authed_user(request),
             lesson=lesson,
             direction=-1 if data.validated_data["direction"] == "up" else 1,
         )
@@ -495,7 +515,7 @@ class LessonViewSet(
         done = _call(
             services.lesson_complete,
             lesson=self.get_object(),
-            user=request.user,
+            user=authed_user(request),
             done=request.method == "POST",
         )
         return Response({"done": done})
@@ -515,8 +535,13 @@ class BulkUploadInputSerializer(serializers.Serializer):
         super().__init__(*args, **kwargs)
         request = self.context.get("request")  # absent when the schema is generated
         if request is not None:
-            self.fields["institution"].queryset = people.institutions_for(request.user)
-            self.fields["run"].queryset = selectors.runs_for(request.user)
+            user = authed_user(request)
+            institution, run = self.fields["institution"], self.fields["run"]
+            assert isinstance(institution, serializers.SlugRelatedField)
+            assert isinstance(run, serializers.PrimaryKeyRelatedField)
+            # ignore: the stubs type ``queryset`` with Manager, which mypy takes for a descriptor
+            institution.queryset = people.institutions_for(user)  # type: ignore[arg-type]
+            run.queryset = selectors.runs_for(user)  # type: ignore[arg-type]
 
 
 class BulkLineSerializer(serializers.Serializer):
@@ -526,7 +551,8 @@ class BulkLineSerializer(serializers.Serializer):
     last_name = serializers.CharField()
     cohort = serializers.CharField()
     outcome = serializers.ChoiceField(choices=sorted(bulk.LABELS))
-    label = serializers.CharField()
+    # ignore: a field named like Field.label; DRF's metaclass moves fields off the class
+    label = serializers.CharField()  # type: ignore[assignment]
     is_error = serializers.BooleanField()
 
 
@@ -558,7 +584,7 @@ class BulkEnrolmentViewSet(viewsets.GenericViewSet):
     serializer_class = BulkPreviewSerializer
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        user = self.request.user
+        user = authed_user(self.request)
         qs = BulkUpload.objects.select_related("institution", "run")
         return (
             qs
@@ -576,21 +602,23 @@ class BulkEnrolmentViewSet(viewsets.GenericViewSet):
         file = data.validated_data["file"]
         upload = _call(
             bulk.bulk_upload_store,
-            actor=request.user,
+            actor=authed_user(request),
             institution=data.validated_data["institution"],
             run=data.validated_data["run"],
             file=file,
             size=file.size,
             filename=file.name or "",
         )
-        lines = _call(bulk.bulk_preview, upload=upload, actor=request.user)
+        lines = _call(bulk.bulk_preview, upload=upload, actor=authed_user(request))
         return Response(_preview_data(upload, lines), status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=BulkPreviewSerializer)
     def retrieve(self, request: Request, pk: str) -> Response:
         upload = get_object_or_404(self.get_queryset(), pk=pk)
         return Response(
-            _preview_data(upload, _call(bulk.bulk_preview, upload=upload, actor=request.user))
+            _preview_data(
+                upload, _call(bulk.bulk_preview, upload=upload, actor=authed_user(request))
+            )
         )
 
     @extend_schema(
@@ -602,7 +630,9 @@ class BulkEnrolmentViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def apply(self, request: Request, pk: str) -> Response:
         upload = get_object_or_404(self.get_queryset(), pk=pk)
-        return Response({"counts": _call(bulk.bulk_apply, upload=upload, actor=request.user)})
+        return Response(
+            {"counts": _call(bulk.bulk_apply, upload=upload, actor=authed_user(request))}
+        )
 
 
 def register(router: BaseRouter) -> None:

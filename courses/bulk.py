@@ -137,7 +137,7 @@ def read_csv(file: IO[bytes], size: int | None = None) -> tuple[bytes, list[Line
                 % {"missing": ", ".join(missing)}
             )
         index = {c: header.index(c) for c in COLUMNS}
-        lines = []
+        lines: list[Line] = []
         for row in reader:
             if not any(cell.strip() for cell in row):
                 continue

@@ -25,7 +25,9 @@ class LessonForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
-        self.fields["module"].queryset = Module.objects.filter(run_id=self.instance.module.run_id)
+        module = self.fields["module"]
+        assert isinstance(module, forms.ModelChoiceField)
+        module.queryset = Module.objects.filter(run_id=self.instance.module.run_id)
         self.fields["body"].help_text = _(
             "Markdown: **bold**, `code`, ```python fenced code```, tables, links. "
             "Files below can be linked or shown inline with the snippet next to each."
@@ -49,4 +51,6 @@ class CopyContentForm(forms.Form):
 
     def __init__(self, *args, sources, **kwargs) -> None:  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
-        self.fields["source"].queryset = sources
+        source = self.fields["source"]
+        assert isinstance(source, forms.ModelChoiceField)
+        source.queryset = sources

@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Any
 
 from django.db import connection
 from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
@@ -70,7 +71,7 @@ def can_manage_enrolment(user: User, enrolment: Enrolment) -> bool:
     admin_of = admin_institution_ids(user)
     if not admin_of:
         return False
-    if enrolment.cohort_id is not None and enrolment.cohort.institution_id in admin_of:
+    if enrolment.cohort is not None and enrolment.cohort.institution_id in admin_of:
         return True
     return enrolment.user.memberships.filter(institution_id__in=admin_of).exists()
 
@@ -393,7 +394,7 @@ def student_enrolments(user: User) -> list[Enrolment]:
 def upcoming_deadlines(user: User, enrolments: list[Enrolment], *, limit: int = 5) -> list[dict]:
     """The next dates that matter in the user's runs: run start, run end."""
     now = timezone.now()
-    items = []
+    items: list[dict[str, Any]] = []
     for e in enrolments:
         if e.state not in (
             EnrolmentState.ACTIVE,

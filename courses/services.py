@@ -190,7 +190,7 @@ def enrolment_request(*, run: CourseRun, user: User, invite_code: str = "") -> E
 
 
 def _institution_of(enrolment: Enrolment):  # type: ignore[no-untyped-def]
-    return enrolment.cohort.institution if enrolment.cohort_id else None
+    return enrolment.cohort.institution if enrolment.cohort is not None else None
 
 
 def enrolment_withdraw(*, enrolment: Enrolment, actor: User) -> Enrolment:

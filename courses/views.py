@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
+from typing import TypedDict
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -19,6 +20,7 @@ from django.views.decorators.http import require_POST
 
 from academy import selectors as people
 from academy.models import Cohort, Institution
+from academy.typing import AuthedRequest
 
 from . import authoring, bulk, selectors, services
 from .forms import AttachmentForm, CopyContentForm, LessonForm, ModuleForm
@@ -47,7 +49,7 @@ def _errors(exc: ValidationError) -> str:
 
 
 @login_required
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: AuthedRequest) -> HttpResponse:
     user = request.user
     enrolments = selectors.student_enrolments(user)
     progress = selectors.progress_for(user, [e.run_id for e in enrolments]) if enrolments else {}
@@ -81,9 +83,17 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 # --------------------------------------------------------------------------- catalogue
 
 
+class CatalogueFilters(TypedDict):
+    q: str
+    sector: str
+    language: str
+    level: str
+    open_now: bool
+
+
 @login_required
-def catalogue(request: HttpRequest) -> HttpResponse:
-    filters = {
+def catalogue(request: AuthedRequest) -> HttpResponse:
+    filters: CatalogueFilters = {
         "q": request.GET.get("q", "").strip()[:100],
         "sector": request.GET.get("sector", "")
         if request.GET.get("sector") in Sector.values
@@ -112,7 +122,7 @@ def catalogue(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
-def course_detail(request: HttpRequest, code: str) -> HttpResponse:
+def course_detail(request: AuthedRequest, code: str) -> HttpResponse:
     course = get_object_or_404(selectors.courses_for(request.user), code=code)
     return render(
         request,
@@ -126,13 +136,13 @@ def course_detail(request: HttpRequest, code: str) -> HttpResponse:
     )
 
 
-def _visible_run(request: HttpRequest, pk: int) -> CourseRun:
+def _visible_run(request: AuthedRequest, pk: int) -> CourseRun:
     return get_object_or_404(selectors.runs_for(request.user), pk=pk)
 
 
 @login_required
 @require_POST
-def run_enrol(request: HttpRequest, pk: int) -> HttpResponse:
+def run_enrol(request: AuthedRequest, pk: int) -> HttpResponse:
     run = _visible_run(request, pk)
     try:
         enrolment = services.enrolment_request(
@@ -141,19 +151,19 @@ def run_enrol(request: HttpRequest, pk: int) -> HttpResponse:
     except ValidationError as exc:
         messages.error(request, _errors(exc))
     else:
-        text = {
+        texts: dict[str, str] = {
             EnrolmentState.ACTIVE: _("You are enrolled."),
             EnrolmentState.WAITLISTED: _("The run is full: you are number %(n)s on the waitlist.")
             % {"n": selectors.waitlist_rank(enrolment)},
             EnrolmentState.PENDING: _("Your request is waiting for approval."),
-        }[enrolment.state]
-        messages.success(request, text)
+        }
+        messages.success(request, texts[enrolment.state])
     return redirect("course-detail", code=run.course.code)
 
 
 @login_required
 @require_POST
-def run_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
+def run_withdraw(request: AuthedRequest, pk: int) -> HttpResponse:
     run = _visible_run(request, pk)
     enrolment = get_object_or_404(Enrolment, run=run, user=request.user)
     try:
@@ -167,7 +177,7 @@ def run_withdraw(request: HttpRequest, pk: int) -> HttpResponse:
 # --------------------------------------------------------------------------- content
 
 
-def _content_run(request: HttpRequest, pk: int) -> CourseRun:
+def _content_run(request: AuthedRequest, pk: int) -> CourseRun:
     run = _visible_run(request, pk)
     if not selectors.can_view_content(request.user, run):
         raise PermissionDenied
@@ -175,7 +185,7 @@ def _content_run(request: HttpRequest, pk: int) -> CourseRun:
 
 
 @login_required
-def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def run_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     run = _content_run(request, pk)
     modules = selectors.run_content(run)
     done_ids = selectors.completed_lesson_ids(request.user, run)
@@ -193,14 +203,14 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     )
 
 
-def _lesson(request: HttpRequest, pk: int) -> Lesson:
+def _lesson(request: AuthedRequest, pk: int) -> Lesson:
     lesson = get_object_or_404(Lesson.objects.select_related("module__run__course"), pk=pk)
     _content_run(request, lesson.module.run_id)
     return lesson
 
 
 @login_required
-def lesson_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def lesson_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     lesson = _lesson(request, pk)
     siblings = list(
         Lesson.objects.filter(module__run_id=lesson.module.run_id)
@@ -226,7 +236,7 @@ def lesson_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def lesson_complete(request: HttpRequest, pk: int) -> HttpResponse:
+def lesson_complete(request: AuthedRequest, pk: int) -> HttpResponse:
     lesson = _lesson(request, pk)
     done = services.lesson_complete(
         lesson=lesson, user=request.user, done=request.POST.get("done", "1") == "1"
@@ -237,7 +247,7 @@ def lesson_complete(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
+def attachment_download(request: AuthedRequest, pk: int) -> FileResponse:
     attachment = get_object_or_404(Attachment.objects.select_related("lesson__module"), pk=pk)
     _content_run(request, attachment.lesson.module.run_id)
     inline = attachment.content_type.startswith("image/") and not attachment.name.endswith(".svg")
@@ -249,7 +259,7 @@ def attachment_download(request: HttpRequest, pk: int) -> FileResponse:
 # --------------------------------------------------------------------------- teaching
 
 
-def _managed_run(request: HttpRequest, pk: int) -> CourseRun:
+def _managed_run(request: AuthedRequest, pk: int) -> CourseRun:
     run = get_object_or_404(CourseRun.objects.select_related("course"), pk=pk)
     if not selectors.can_manage_run(request.user, run):
         raise Http404
@@ -257,7 +267,7 @@ def _managed_run(request: HttpRequest, pk: int) -> CourseRun:
 
 
 @login_required
-def teaching(request: HttpRequest) -> HttpResponse:
+def teaching(request: AuthedRequest) -> HttpResponse:
     return render(
         request,
         "courses/teaching.html",
@@ -282,7 +292,7 @@ def _roster_filters(request: HttpRequest) -> dict:
 
 
 @login_required
-def roster(request: HttpRequest, pk: int) -> HttpResponse:
+def roster(request: AuthedRequest, pk: int) -> HttpResponse:
     run = _managed_run(request, pk)
     filters = _roster_filters(request)
     page = Paginator(selectors.roster(run, **filters), ROSTER_PAGE_SIZE).get_page(
@@ -343,7 +353,7 @@ def roster_rows(run: CourseRun, filters: dict) -> Iterator[str]:
 
 
 @login_required
-def roster_export(request: HttpRequest, pk: int) -> StreamingHttpResponse:
+def roster_export(request: AuthedRequest, pk: int) -> StreamingHttpResponse:
     run = _managed_run(request, pk)
     response = StreamingHttpResponse(
         roster_rows(run, _roster_filters(request)), content_type="text/csv; charset=utf-8"
@@ -369,14 +379,14 @@ ENROLMENT_ACTIONS = {
 
 @login_required
 @require_POST
-def enrolment_decide(request: HttpRequest, pk: int) -> HttpResponse:
+def enrolment_decide(request: AuthedRequest, pk: int) -> HttpResponse:
     """One form per roster row; the button pressed names the action."""
     return enrolment_action(request, pk, request.POST.get("action", ""))
 
 
 @login_required
 @require_POST
-def enrolment_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
+def enrolment_action(request: AuthedRequest, pk: int, action: str) -> HttpResponse:
     if action not in ENROLMENT_ACTIONS:
         raise Http404
     enrolment = get_object_or_404(selectors.enrolments_for(request.user), pk=pk)
@@ -400,7 +410,7 @@ def enrolment_action(request: HttpRequest, pk: int, action: str) -> HttpResponse
 # --------------------------------------------------------------------------- bulk enrolment
 
 
-def _admin_institution(request: HttpRequest, slug: str) -> Institution:
+def _admin_institution(request: AuthedRequest, slug: str) -> Institution:
     institution = get_object_or_404(people.institutions_for(request.user), slug=slug)
     if not people.can_manage_institution(request.user, institution):
         raise Http404
@@ -417,7 +427,7 @@ def _bulk_runs(institution: Institution):  # type: ignore[no-untyped-def]
 
 
 @login_required
-def bulk_enrol(request: HttpRequest, slug: str) -> HttpResponse:
+def bulk_enrol(request: AuthedRequest, slug: str) -> HttpResponse:
     institution = _admin_institution(request, slug)
     runs = _bulk_runs(institution)
     error = ""
@@ -457,7 +467,7 @@ def bulk_enrol(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-def bulk_enrol_preview(request: HttpRequest, slug: str, pk: int) -> HttpResponse:
+def bulk_enrol_preview(request: AuthedRequest, slug: str, pk: int) -> HttpResponse:
     institution = _admin_institution(request, slug)
     upload = get_object_or_404(
         institution_uploads(institution).select_related("run__course"), pk=pk
@@ -496,14 +506,14 @@ def institution_uploads(institution: Institution):  # type: ignore[no-untyped-de
 # --------------------------------------------------------------------------- content authoring
 
 
-def _authored_module(request: HttpRequest, pk: int) -> Module:
+def _authored_module(request: AuthedRequest, pk: int) -> Module:
     module = get_object_or_404(Module.objects.select_related("run__course"), pk=pk)
     if not selectors.can_manage_run(request.user, module.run_id):
         raise Http404
     return module
 
 
-def _authored_lesson(request: HttpRequest, pk: int) -> Lesson:
+def _authored_lesson(request: AuthedRequest, pk: int) -> Lesson:
     lesson = get_object_or_404(Lesson.objects.select_related("module__run__course"), pk=pk)
     if not selectors.can_manage_run(request.user, lesson.module.run_id):
         raise Http404
@@ -515,7 +525,7 @@ def _direction(request: HttpRequest) -> int:
 
 
 @login_required
-def content_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def content_edit(request: AuthedRequest, pk: int) -> HttpResponse:
     """The run's outline for its staff: modules and lessons, add, rename, reorder, delete, copy
     from an earlier run."""
     run = _managed_run(request, pk)
@@ -551,7 +561,7 @@ def content_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def content_copy(request: HttpRequest, pk: int) -> HttpResponse:
+def content_copy(request: AuthedRequest, pk: int) -> HttpResponse:
     run = _managed_run(request, pk)
     form = CopyContentForm(
         request.POST, sources=authoring.content_sources(request.user, run), prefix="copy"
@@ -572,7 +582,7 @@ def content_copy(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def module_rename(request: HttpRequest, pk: int) -> HttpResponse:
+def module_rename(request: AuthedRequest, pk: int) -> HttpResponse:
     module = _authored_module(request, pk)
     try:
         authoring.module_update(
@@ -585,14 +595,14 @@ def module_rename(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def module_move(request: HttpRequest, pk: int) -> HttpResponse:
+def module_move(request: AuthedRequest, pk: int) -> HttpResponse:
     module = _authored_module(request, pk)
     authoring.module_move(actor=request.user, module=module, direction=_direction(request))
     return redirect(f"{reverse('run-content', args=[module.run_id])}#module-{module.pk}")
 
 
 @login_required
-def module_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def module_delete(request: AuthedRequest, pk: int) -> HttpResponse:
     module = _authored_module(request, pk)
     if request.method == "POST":
         authoring.module_delete(actor=request.user, module=module)
@@ -612,7 +622,7 @@ def module_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def lesson_add(request: HttpRequest, pk: int) -> HttpResponse:
+def lesson_add(request: AuthedRequest, pk: int) -> HttpResponse:
     module = _authored_module(request, pk)
     try:
         lesson = authoring.lesson_create(
@@ -625,7 +635,7 @@ def lesson_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def lesson_edit(request: HttpRequest, pk: int) -> HttpResponse:
+def lesson_edit(request: AuthedRequest, pk: int) -> HttpResponse:
     lesson = _authored_lesson(request, pk)
     form = LessonForm(request.POST or None, instance=lesson, initial={"module": lesson.module})
     attachment_form = AttachmentForm()
@@ -673,7 +683,7 @@ def _lesson_edit_page(
 
 @login_required
 @require_POST
-def lesson_preview(request: HttpRequest, pk: int) -> HttpResponse:
+def lesson_preview(request: AuthedRequest, pk: int) -> HttpResponse:
     """The lesson body as students will see it (htmx swaps it in next to the editor)."""
     _authored_lesson(request, pk)
     return render(
@@ -685,14 +695,14 @@ def lesson_preview(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def lesson_move(request: HttpRequest, pk: int) -> HttpResponse:
+def lesson_move(request: AuthedRequest, pk: int) -> HttpResponse:
     lesson = _authored_lesson(request, pk)
     authoring.lesson_move(actor=request.user, lesson=lesson, direction=_direction(request))
     return redirect(f"{reverse('run-content', args=[lesson.module.run_id])}#lesson-{lesson.pk}")
 
 
 @login_required
-def lesson_delete(request: HttpRequest, pk: int) -> HttpResponse:
+def lesson_delete(request: AuthedRequest, pk: int) -> HttpResponse:
     lesson = _authored_lesson(request, pk)
     if request.method == "POST":
         authoring.lesson_delete(actor=request.user, lesson=lesson)
@@ -712,7 +722,7 @@ def lesson_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def attachment_upload(request: HttpRequest, pk: int) -> HttpResponse:
+def attachment_upload(request: AuthedRequest, pk: int) -> HttpResponse:
     lesson = _authored_lesson(request, pk)
     attachment_form = AttachmentForm(request.POST, request.FILES)
     if attachment_form.is_valid():
@@ -735,7 +745,7 @@ def attachment_upload(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def attachment_remove(request: HttpRequest, pk: int) -> HttpResponse:
+def attachment_remove(request: AuthedRequest, pk: int) -> HttpResponse:
     attachment = get_object_or_404(Attachment.objects.select_related("lesson__module"), pk=pk)
     if not selectors.can_manage_run(request.user, attachment.lesson.module.run_id):
         raise Http404

@@ -7,6 +7,7 @@ serializers are separate where the shapes differ.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -22,6 +23,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import BaseRouter
 
+from academy.models import User
+from academy.typing import authed_user
 from courses.models import CourseRun, GradingCategory
 
 from . import selectors, services
@@ -37,15 +40,21 @@ def _django_errors(exc: DjangoValidationError) -> ValidationError:
 
 
 def _rejected(exc: services.NotebookRejected) -> ValidationError:
-    return ValidationError(
-        {
-            "file": [str(e) for e in exc.cell_errors],
-            "cells": [
-                {"cell_index": e.cell_index, "grade_id": e.grade_id, "message": e.message}
-                for e in exc.cell_errors
-            ],
-        }
-    )
+    detail: dict[str, Any] = {
+        "file": [str(e) for e in exc.cell_errors],
+        "cells": [
+            {"cell_index": e.cell_index, "grade_id": e.grade_id, "message": e.message}
+            for e in exc.cell_errors
+        ],
+    }
+    error = ValidationError(detail)
+    # DRF turns every leaf into a string; keep cell_index a number (or null) for API clients.
+    error.detail = detail  # type: ignore[assignment]
+    return error
+
+
+class ReleaseSerializer(serializers.Serializer):
+    version = serializers.IntegerField(required=False, min_value=1)
 
 
 class FileUploadSerializer(serializers.Serializer):
@@ -61,7 +70,9 @@ class FileUploadSerializer(serializers.Serializer):
 
 
 class LabSerializer(serializers.ModelSerializer):
-    released_version = serializers.SlugRelatedField(slug_field="number", read_only=True)
+    released_version: serializers.SlugRelatedField[LabVersion] = serializers.SlugRelatedField(
+        slug_field="number", read_only=True
+    )
 
     class Meta:
         model = Lab
@@ -110,7 +121,7 @@ class LabViewSet(viewsets.ModelViewSet):
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        return selectors.labs_for(self.request.user).order_by("due_at", "id")
+        return selectors.labs_for(authed_user(self.request)).order_by("due_at", "id")
 
     def get_serializer_class(self):  # type: ignore[no-untyped-def]
         if self.action in ("create", "partial_update", "update"):
@@ -126,7 +137,7 @@ class LabViewSet(viewsets.ModelViewSet):
         data = dict(ser.validated_data)
         run = data.pop("run")
         try:
-            lab = services.lab_create(actor=request.user, run=run, **data)
+            lab = services.lab_create(actor=authed_user(request), run=run, **data)
         except DjangoPermissionDenied:
             raise PermissionDenied from None
         except DjangoValidationError as exc:
@@ -141,7 +152,7 @@ class LabViewSet(viewsets.ModelViewSet):
         data = dict(ser.validated_data)
         data.pop("run", None)
         try:
-            lab = services.lab_update(actor=request.user, lab=lab, **data)
+            lab = services.lab_update(actor=authed_user(request), lab=lab, **data)
         except DjangoPermissionDenied:
             raise PermissionDenied from None
         except DjangoValidationError as exc:
@@ -155,7 +166,7 @@ class LabViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["get", "post"], parser_classes=[MultiPartParser, FormParser])
     def versions(self, request: Request, pk: str | None = None) -> Response:
         lab = self.get_object()
-        if not selectors.can_manage_run(request.user, lab.run_id):
+        if not selectors.can_manage_run(authed_user(request), lab.run_id):
             raise Http404
         if request.method == "GET":
             return Response(LabVersionSerializer(lab.versions.all(), many=True).data)
@@ -163,7 +174,7 @@ class LabViewSet(viewsets.ModelViewSet):
         ser.is_valid(raise_exception=True)
         try:
             version = services.lab_version_upload(
-                actor=request.user, lab=lab, content=ser.validated_data["file"].read()
+                actor=authed_user(request), lab=lab, content=ser.validated_data["file"].read()
             )
         except services.NotebookRejected as exc:
             raise _rejected(exc) from None
@@ -177,14 +188,20 @@ class LabViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["post"], parser_classes=[JSONParser, FormParser])
     def release(self, request: Request, pk: str | None = None) -> Response:
         lab = self.get_object()
-        if not selectors.can_manage_run(request.user, lab.run_id):
+        if not selectors.can_manage_run(authed_user(request), lab.run_id):
             raise Http404
-        number = request.data.get("version") or request.query_params.get("version")
+        payload = request.data if isinstance(request.data, Mapping) else None
+        if payload is None:
+            raise ValidationError({"non_field_errors": ['Send an object, e.g. {"version": 2}.']})
+        given = payload.get("version", request.query_params.get("version"))
+        form = ReleaseSerializer(data={} if given in (None, "") else {"version": given})
+        form.is_valid(raise_exception=True)
+        number = form.validated_data.get("version")
         version = lab.versions.filter(number=number).first() if number else None
         if number and version is None:
             raise ValidationError({"version": ["No such version."]})
         try:
-            lab = services.lab_release(actor=request.user, lab=lab, version=version)
+            lab = services.lab_release(actor=authed_user(request), lab=lab, version=version)
         except DjangoValidationError as exc:
             raise _django_errors(exc) from None
         return Response(LabSerializer(lab).data)
@@ -193,10 +210,10 @@ class LabViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["post"])
     def regrade(self, request: Request, pk: str | None = None) -> Response:
         lab = self.get_object()
-        if not selectors.can_manage_run(request.user, lab.run_id):
+        if not selectors.can_manage_run(authed_user(request), lab.run_id):
             raise Http404
         return Response(
-            {"queued": services.lab_regrade(actor=request.user, lab=lab)},
+            {"queued": services.lab_regrade(actor=authed_user(request), lab=lab)},
             status=status.HTTP_202_ACCEPTED,
         )
 
@@ -205,7 +222,9 @@ class LabViewSet(viewsets.ModelViewSet):
 
 
 class SubmissionSerializer(serializers.ModelSerializer):
-    student = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    student: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
 
     class Meta:
         model = Submission
@@ -257,7 +276,7 @@ class SubmissionViewSet(
     parser_classes = [MultiPartParser, FormParser, JSONParser]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        return selectors.submissions_for(self.request.user).order_by("-submitted_at", "-id")
+        return selectors.submissions_for(authed_user(self.request)).order_by("-submitted_at", "-id")
 
     @extend_schema(
         request={"multipart/form-data": SubmissionCreateSerializer},
@@ -266,12 +285,12 @@ class SubmissionViewSet(
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         ser = SubmissionCreateSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
-        lab = selectors.labs_for(request.user).filter(pk=ser.validated_data["lab"]).first()
+        lab = selectors.labs_for(authed_user(request)).filter(pk=ser.validated_data["lab"]).first()
         if lab is None:
             raise ValidationError({"lab": ["No such lab."]})
         try:
             sub = services.submission_create(
-                actor=request.user, lab=lab, content=ser.validated_data["file"].read()
+                actor=authed_user(request), lab=lab, content=ser.validated_data["file"].read()
             )
         except services.NotebookRejected as exc:
             raise _rejected(exc) from None
@@ -285,7 +304,7 @@ class SubmissionViewSet(
     @action(detail=True, methods=["get"])
     def feedback(self, request: Request, pk: str | None = None) -> Response:
         sub = self.get_object()
-        visible = selectors.feedback_visible(sub, request.user)
+        visible = selectors.feedback_visible(sub, authed_user(request))
         cells = selectors.feedback(sub) if visible else []
         return Response(
             FeedbackSerializer(
@@ -303,12 +322,14 @@ class SubmissionViewSet(
     @action(detail=True, methods=["post"], parser_classes=[JSONParser, FormParser])
     def grades(self, request: Request, pk: str | None = None) -> Response:
         sub = self.get_object()
-        if not selectors.can_grade_run(request.user, sub.lab.run_id):
+        if not selectors.can_grade_run(authed_user(request), sub.lab.run_id):
             raise Http404
         ser = ManualGradeInputSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
         try:
-            services.manual_grade_save(actor=request.user, submission=sub, **ser.validated_data)
+            services.manual_grade_save(
+                actor=authed_user(request), submission=sub, **ser.validated_data
+            )
         except DjangoValidationError as exc:
             raise _django_errors(exc) from None
         sub.refresh_from_db()
@@ -318,9 +339,9 @@ class SubmissionViewSet(
     @action(detail=True, methods=["post"])
     def regrade(self, request: Request, pk: str | None = None) -> Response:
         sub = self.get_object()
-        if not selectors.can_manage_run(request.user, sub.lab.run_id):
+        if not selectors.can_manage_run(authed_user(request), sub.lab.run_id):
             raise Http404
-        sub = services.submission_regrade(actor=request.user, submission=sub)
+        sub = services.submission_regrade(actor=authed_user(request), submission=sub)
         return Response(SubmissionSerializer(sub).data, status=status.HTTP_202_ACCEPTED)
 
 
@@ -354,7 +375,9 @@ def gradebook(request: Request, run_id: int) -> Response:
     cohort = request.query_params.get("cohort")
     if cohort and not cohort.isdigit():
         raise ValidationError({"cohort": ["A cohort id."]})
-    book = selectors.gradebook(request.user, run_id, cohort_id=int(cohort) if cohort else None)
+    book = selectors.gradebook(
+        authed_user(request), run_id, cohort_id=int(cohort) if cohort else None
+    )
     rows = [
         {
             "student": row.student.username,

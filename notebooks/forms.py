@@ -38,8 +38,12 @@ class LabForm(forms.ModelForm):
 
     def __init__(self, *args, run: CourseRun, **kwargs):  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
-        self.fields["category"].queryset = GradingCategory.objects.filter(run=run)
-        self.fields["resource_profile"].queryset = ResourceProfile.objects.all()
+        category = self.fields["category"]
+        resource_profile = self.fields["resource_profile"]
+        assert isinstance(category, forms.ModelChoiceField)
+        assert isinstance(resource_profile, forms.ModelChoiceField)
+        category.queryset = GradingCategory.objects.filter(run=run)
+        resource_profile.queryset = ResourceProfile.objects.all()
 
 
 class NotebookUploadForm(forms.Form):

@@ -452,6 +452,7 @@ def grading_run_fail(*, submission_id: int, number: int, reason: str) -> None:
 
 def _rescore(sub: Submission) -> None:
     """Recompute score and status from the latest run and the manual grades (locked row)."""
+    assert sub.latest_run_id is not None  # both callers have just given it a run
     run = GradingRun.objects.get(pk=sub.latest_run_id)
     manual = {m.grade_id: m.score for m in ManualGrade.objects.filter(submission=sub)}
     total = Decimal(0)

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from academy.selectors import is_operator
+from academy.typing import AuthedRequest
 
 from . import selectors, services
 from .forms import LabForm, ManualGradeForm, NotebookUploadForm
@@ -25,7 +26,7 @@ from .models import Lab, LabVersion
 
 
 @login_required
-def lab_list(request: HttpRequest) -> HttpResponse:
+def lab_list(request: AuthedRequest) -> HttpResponse:
     labs = selectors.labs_for(request.user).order_by("run__starts_at", "due_at")
     staff = selectors.staff_run_ids(request.user)
     managed = [lab for lab in labs if is_operator(request.user) or lab.run_id in staff]
@@ -46,7 +47,7 @@ def lab_list(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_http_methods(["GET", "POST"])
 def lab_edit(
-    request: HttpRequest, run_id: int | None = None, pk: int | None = None
+    request: AuthedRequest, run_id: int | None = None, pk: int | None = None
 ) -> HttpResponse:
     if pk is not None:
         lab: Lab | None = selectors.managed_lab(request.user, pk)
@@ -73,7 +74,7 @@ def lab_edit(
 
 
 @login_required
-def lab_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def lab_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     lab = selectors.lab_for(request.user, pk)
     if selectors.can_grade_run(request.user, lab.run_id):
         return _lab_staff(request, lab, upload_form=NotebookUploadForm())
@@ -81,7 +82,7 @@ def lab_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _lab_staff(
-    request: HttpRequest,
+    request: AuthedRequest,
     lab: Lab,
     *,
     upload_form: NotebookUploadForm,
@@ -111,7 +112,7 @@ def _lab_staff(
 
 
 def _lab_student(
-    request: HttpRequest,
+    request: AuthedRequest,
     lab: Lab,
     form: NotebookUploadForm,
     cell_errors: list | None = None,
@@ -133,7 +134,7 @@ def _lab_student(
 
 @login_required
 @require_POST
-def lab_version_upload(request: HttpRequest, pk: int) -> HttpResponse:
+def lab_version_upload(request: AuthedRequest, pk: int) -> HttpResponse:
     lab = selectors.managed_lab(request.user, pk)
     form = NotebookUploadForm(request.POST, request.FILES)
     if form.is_valid():
@@ -150,13 +151,13 @@ def lab_version_upload(request: HttpRequest, pk: int) -> HttpResponse:
     return _lab_staff(request, lab, upload_form=form, status=400)
 
 
-def _version(request: HttpRequest, pk: int, number: int) -> LabVersion:
+def _version(request: AuthedRequest, pk: int, number: int) -> LabVersion:
     lab = selectors.managed_lab(request.user, pk)
     return get_object_or_404(LabVersion, lab=lab, number=number)
 
 
 @login_required
-def lab_version_preview(request: HttpRequest, pk: int, number: int) -> HttpResponse:
+def lab_version_preview(request: AuthedRequest, pk: int, number: int) -> HttpResponse:
     version = _version(request, pk, number)
     with version.student.open("rb") as fh:
         nb = parse(fh.read())
@@ -189,7 +190,7 @@ def _cells(nb) -> list[dict]:  # type: ignore[no-untyped-def]
 
 
 @login_required
-def lab_version_download(request: HttpRequest, pk: int, number: int, kind: str) -> FileResponse:
+def lab_version_download(request: AuthedRequest, pk: int, number: int, kind: str) -> FileResponse:
     version = _version(request, pk, number)
     field = version.source if kind == "source" else version.student
     return FileResponse(
@@ -199,7 +200,7 @@ def lab_version_download(request: HttpRequest, pk: int, number: int, kind: str) 
 
 @login_required
 @require_POST
-def lab_release(request: HttpRequest, pk: int) -> HttpResponse:
+def lab_release(request: AuthedRequest, pk: int) -> HttpResponse:
     lab = selectors.managed_lab(request.user, pk)
     number = request.POST.get("version")
     version = lab.versions.filter(number=number).first() if number else None
@@ -213,7 +214,7 @@ def lab_release(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def lab_download(request: HttpRequest, pk: int) -> FileResponse:
+def lab_download(request: AuthedRequest, pk: int) -> FileResponse:
     lab = selectors.lab_for(request.user, pk)
     if lab.released_version is None:
         raise Http404
@@ -230,7 +231,7 @@ def _filename(title: str) -> str:
 
 @login_required
 @require_POST
-def lab_submit(request: HttpRequest, pk: int) -> HttpResponse:
+def lab_submit(request: AuthedRequest, pk: int) -> HttpResponse:
     lab = selectors.lab_for(request.user, pk)
     form = NotebookUploadForm(request.POST, request.FILES)
     if form.is_valid():
@@ -252,7 +253,7 @@ def lab_submit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def lab_regrade(request: HttpRequest, pk: int) -> HttpResponse:
+def lab_regrade(request: AuthedRequest, pk: int) -> HttpResponse:
     lab = selectors.managed_lab(request.user, pk)
     n = services.lab_regrade(actor=request.user, lab=lab)
     messages.success(request, _("%(n)d submissions queued for regrading.") % {"n": n})
@@ -261,7 +262,7 @@ def lab_regrade(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def lab_feedback_release(request: HttpRequest, pk: int) -> HttpResponse:
+def lab_feedback_release(request: AuthedRequest, pk: int) -> HttpResponse:
     lab = selectors.managed_lab(request.user, pk)
     services.lab_feedback_release(actor=request.user, lab=lab)
     messages.success(request, _("Feedback released to students."))
@@ -272,7 +273,7 @@ def lab_feedback_release(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def submission_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     sub = selectors.submission_for(request.user, pk)
     visible = selectors.feedback_visible(sub, request.user)
     return render(
@@ -292,14 +293,14 @@ def submission_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @login_required
-def submission_status(request: HttpRequest, pk: int) -> HttpResponse:
+def submission_status(request: AuthedRequest, pk: int) -> HttpResponse:
     """The htmx fragment polled every 2 s until the status is final (then it stops polling)."""
     sub = selectors.submission_for(request.user, pk)
     return render(request, "notebooks/_submission_status.html", {"sub": sub})
 
 
 @login_required
-def submission_download(request: HttpRequest, pk: int) -> FileResponse:
+def submission_download(request: AuthedRequest, pk: int) -> FileResponse:
     sub = selectors.submission_for(request.user, pk)
     return FileResponse(
         sub.file.open("rb"), as_attachment=True, filename=f"submission-{sub.pk}.ipynb"
@@ -308,7 +309,7 @@ def submission_download(request: HttpRequest, pk: int) -> FileResponse:
 
 @login_required
 @require_POST
-def submission_regrade(request: HttpRequest, pk: int) -> HttpResponse:
+def submission_regrade(request: AuthedRequest, pk: int) -> HttpResponse:
     sub = selectors.submission_for(request.user, pk)
     if not selectors.can_manage_run(request.user, sub.lab.run_id):
         raise Http404
@@ -322,7 +323,7 @@ def submission_regrade(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def lab_grading(request: HttpRequest, pk: int) -> HttpResponse:
+def lab_grading(request: AuthedRequest, pk: int) -> HttpResponse:
     """The manual grading queue: one answer at a time, with the notebook around it."""
     lab = selectors.graded_lab(request.user, pk)
     queue = selectors.manual_queue(lab)
@@ -389,7 +390,7 @@ def _cohort_param(request: HttpRequest) -> int | None:
 
 
 @login_required
-def gradebook(request: HttpRequest, run_id: int) -> HttpResponse:
+def gradebook(request: AuthedRequest, run_id: int) -> HttpResponse:
     book = selectors.gradebook(request.user, run_id, cohort_id=_cohort_param(request))
     distribution = book.distribution()
     return render(
@@ -437,7 +438,7 @@ def gradebook_csv_rows(book: selectors.Gradebook) -> Iterator[list[str]]:
 
 
 @login_required
-def gradebook_csv(request: HttpRequest, run_id: int) -> StreamingHttpResponse:
+def gradebook_csv(request: AuthedRequest, run_id: int) -> StreamingHttpResponse:
     book = selectors.gradebook(request.user, run_id, cohort_id=_cohort_param(request))
     writer = csv.writer(_Echo())
     response = StreamingHttpResponse(

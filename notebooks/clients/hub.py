@@ -25,9 +25,9 @@ from __future__ import annotations
 import contextlib
 import json
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, cast
 from urllib.parse import quote
 
 import requests
@@ -267,7 +267,9 @@ class HubClient:
                 if r.status_code != 200:
                     return []
                 deadline = time.monotonic() + wait
-                for line in r.iter_lines(decode_unicode=True):
+                # str, not bytes: requests gives every text/* response (an event stream) a charset
+                lines = cast("Iterator[str]", r.iter_lines(decode_unicode=True))
+                for line in lines:
                     if line and line.startswith("data:"):
                         with contextlib.suppress(ValueError):
                             events.append(json.loads(line[5:].strip()))

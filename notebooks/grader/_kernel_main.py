@@ -143,6 +143,8 @@ class _Snapshot:
         self.user_builtins = shell.user_ns.get("__builtins__")
         self.callbacks = {k: list(v) for k, v in shell.events.callbacks.items()}
         mon = getattr(sys, "monitoring", None)
+        # the module itself is kept: student code may replace or delete ``sys.monitoring``
+        self.monitoring_module = mon
         self.monitoring = {i: mon.get_tool(i) for i in range(6)} if mon else {}
 
     # -- restore -------------------------------------------------------------------------
@@ -156,12 +158,16 @@ class _Snapshot:
         sys.setprofile(None)
         threading.settrace(None)
         threading.setprofile(None)
-        mon = getattr(sys, "monitoring", None)
-        for tool, owner in self.monitoring.items():
-            if mon.get_tool(tool) != owner:
-                changed.append(f"sys.monitoring tool {tool}")
-                mon.set_events(tool, 0)
-                mon.free_tool_id(tool)
+        mon = self.monitoring_module
+        if mon is not None and getattr(sys, "monitoring", None) is not mon:
+            changed.append("sys.monitoring")
+            sys.monitoring = mon
+        if mon is not None:
+            for tool, owner in self.monitoring.items():
+                if mon.get_tool(tool) != owner:
+                    changed.append(f"sys.monitoring tool {tool}")
+                    mon.set_events(tool, 0)
+                    mon.free_tool_id(tool)
         for name, value in self.sys_hooks.items():
             if getattr(sys, name) is not value:
                 changed.append(f"sys.{name}")
@@ -303,7 +309,7 @@ def _restore_class(cls, snap):
 
 
 def _restore_instance(obj, snap):
-    changed = []
+    changed: list[str] = []
     current = getattr(obj, "__dict__", None)
     if current is None:
         return changed
@@ -360,6 +366,7 @@ class LabKernel(IPythonKernel):
         snap = self._lab_snapshot
         restored = snap.restore()
         unfixable = snap.untrusted_modules()
+        assert self.shell is not None
         count_before = self.shell.execution_count
         reply = await super().do_execute(
             code,

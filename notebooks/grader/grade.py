@@ -90,7 +90,7 @@ def assemble(source: Any, submission: Any, released: Any | None = None) -> list[
     anchor: str | None = None
     for cell in submission.cells:
         gid = fmt.grade_id(cell)
-        if gid in src_ids and gid not in answers:
+        if gid is not None and gid in src_ids and gid not in answers:
             answers[gid] = cell
             anchor = gid
             follow.setdefault(gid, [])
@@ -198,6 +198,7 @@ def grade(
 
     sandbox = pool.acquire() if pool is not None else Sandbox(lim).start()
     runs: dict[int, CellRun] = {}
+    run: CellRun | None  # below, None for a cell that did not run
     nonces: dict[int, str] = {}
     status = OK
     try:

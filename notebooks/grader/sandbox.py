@@ -32,10 +32,13 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import zmq
 from jupyter_client.blocking import BlockingKernelClient
+
+if TYPE_CHECKING:
+    from jupyter_client.connect import KernelConnectionInfo
 
 log = logging.getLogger(__name__)
 
@@ -170,6 +173,9 @@ _KERNEL_CODE = (Path(__file__).with_name("_kernel_main.py")).read_text()
 
 class _UidSlot:
     """Exclusive use of one sandbox uid across processes (an flock on a root-only file)."""
+
+    uid: int
+    _fd: int | None
 
     def __init__(self, limits: Limits):
         lock_dir = Path(limits.tmp_root or tempfile.gettempdir()) / ".nb-slots"
@@ -312,9 +318,10 @@ class Sandbox:
             for d in (self.workdir, runtime):
                 d.mkdir(mode=0o700)
                 if root:
+                    assert self.uid is not None
                     os.chown(d, self.uid, self.uid)
             conn_file = runtime / "kernel.json"
-            info = {
+            info: KernelConnectionInfo = {
                 "transport": "ipc",
                 "ip": str(runtime / "k"),
                 "shell_port": 1,
@@ -328,6 +335,7 @@ class Sandbox:
             }
             conn_file.write_text(json.dumps(info))
             if root:
+                assert self.uid is not None
                 os.chown(conn_file, self.uid, self.uid)
             os.chmod(conn_file, 0o600)
             self._launch(info, conn_file)
@@ -340,6 +348,7 @@ class Sandbox:
         return self
 
     def _env(self) -> dict[str, str]:
+        assert self.base is not None  # set by start() before the launch
         work = str(self.workdir)
         env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
@@ -360,7 +369,7 @@ class Sandbox:
         env.update(dict(self.limits.extra_env))
         return env
 
-    def _launch(self, info: dict, conn_file: Path) -> None:
+    def _launch(self, info: KernelConnectionInfo, conn_file: Path) -> None:
         lim = self.limits
         root = self.uid is not None
         rlimits = {
@@ -431,7 +440,7 @@ class Sandbox:
         ]
         return {"keep": sorted(keep), "cover": cover}
 
-    def _connect(self, info: dict) -> None:
+    def _connect(self, info: KernelConnectionInfo) -> None:
         self._ctx = zmq.Context()
         self._ctx.setsockopt(zmq.MAXMSGSIZE, self.limits.max_message_bytes)
         self._ctx.setsockopt(zmq.RCVHWM, 1000)

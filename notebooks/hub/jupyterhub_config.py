@@ -6,8 +6,12 @@ import os
 import secrets
 import shutil
 import sys
+from typing import TYPE_CHECKING
 
-c = get_config()  # noqa: F821  (injected by JupyterHub)
+if TYPE_CHECKING:  # at runtime JupyterHub injects get_config() into this file's namespace
+    from traitlets.config import get_config
+
+c = get_config()
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)

@@ -317,6 +317,7 @@ def _place_files(session: LabSession) -> None:
             exists = False
         if not exists:
             version = lab.released_version
+            assert version is not None  # session_open refuses unreleased labs; releases stay
             with version.student.open("rb") as fh:
                 hub.add_file(session.user.username, session.server_name, path, fh.read())
     except (HubError, HubUnavailable) as exc:

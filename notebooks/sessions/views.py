@@ -10,13 +10,14 @@ from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Sum
 from django.db.models.functions import TruncDate
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from academy.selectors import admin_institution_ids, is_operator
+from academy.typing import AuthedRequest
 from courses.models import CourseRun
 from notebooks.selectors import can_grade_run, lab_for
 
@@ -24,11 +25,12 @@ from . import services
 from .models import LIVE_STATES, CohortGpuBudget, GpuUsage, LabSession, SessionState
 
 
-def _card(request: HttpRequest, lab, session: LabSession | None, error: str = "") -> HttpResponse:  # type: ignore[no-untyped-def]
+def _card(request: AuthedRequest, lab, session: LabSession | None, error: str = "") -> HttpResponse:  # type: ignore[no-untyped-def]
     budgets = services.budgets_for(user=request.user, run=lab.run,
                                    cohort=session.cohort if session else services._cohort_of(request.user, lab.run))
     live = session is not None and session.is_live
-    poll = 3 if live and session.state != SessionState.RUNNING else (30 if live else 0)
+    running = session is not None and session.state == SessionState.RUNNING
+    poll = 3 if live and not running else (30 if live else 0)
     return render(request, "sessions/_card.html", {
         "lab": lab, "session": session, "error": error, "budgets": budgets, "poll": poll,
         "connect_url": services.connect_url(session) if session and session.state == SessionState.RUNNING else "",
@@ -43,7 +45,7 @@ def _latest(user, lab) -> LabSession | None:  # type: ignore[no-untyped-def]
 
 @login_required
 @require_GET
-def session_card(request: HttpRequest, lab_id: int) -> HttpResponse:
+def session_card(request: AuthedRequest, lab_id: int) -> HttpResponse:
     lab = lab_for(request.user, lab_id)
     session = _latest(request.user, lab)
     if session is not None and session.is_live:
@@ -56,7 +58,7 @@ def session_card(request: HttpRequest, lab_id: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def session_open(request: HttpRequest, lab_id: int) -> HttpResponse:
+def session_open(request: AuthedRequest, lab_id: int) -> HttpResponse:
     lab = lab_for(request.user, lab_id)
     try:
         session = services.session_open(actor=request.user, lab=lab)
@@ -65,7 +67,7 @@ def session_open(request: HttpRequest, lab_id: int) -> HttpResponse:
     return _card(request, lab, session)
 
 
-def _own_session(request: HttpRequest, pk: int) -> LabSession:
+def _own_session(request: AuthedRequest, pk: int) -> LabSession:
     session = get_object_or_404(LabSession.objects.select_related("user", "lab", "run"), pk=pk)
     if session.user_id != request.user.pk and not can_grade_run(request.user, session.run_id):
         raise Http404
@@ -74,7 +76,7 @@ def _own_session(request: HttpRequest, pk: int) -> LabSession:
 
 @login_required
 @require_POST
-def session_stop(request: HttpRequest, pk: int) -> HttpResponse:
+def session_stop(request: AuthedRequest, pk: int) -> HttpResponse:
     session = _own_session(request, pk)
     error = ""
     try:
@@ -86,7 +88,7 @@ def session_stop(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def session_extend(request: HttpRequest, pk: int) -> HttpResponse:
+def session_extend(request: AuthedRequest, pk: int) -> HttpResponse:
     session = _own_session(request, pk)
     error = ""
     try:
@@ -98,7 +100,7 @@ def session_extend(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def session_submit(request: HttpRequest, pk: int) -> HttpResponse:
+def session_submit(request: AuthedRequest, pk: int) -> HttpResponse:
     session = _own_session(request, pk)
     try:
         submission = services.session_submit(actor=request.user, session=session)
@@ -114,7 +116,7 @@ def session_submit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def gpu_usage(request: HttpRequest, run_id: int) -> HttpResponse:
+def gpu_usage(request: AuthedRequest, run_id: int) -> HttpResponse:
     """Burn-down of the run's GPU budget, overall and per cohort: staff of the run, operators,
     and institution admins (who see only their institutions' cohorts)."""
     run = get_object_or_404(CourseRun.objects.select_related("course"), pk=run_id)

@@ -259,6 +259,24 @@ def test_limits_are_reported(name, pool):
     assert result.status == EXPECTED_STATUS[name]
 
 
+def test_hiding_sys_monitoring_neither_breaks_grading_nor_keeps_a_tool(pool):
+    """The kernel's guard keeps its own reference to ``sys.monitoring``: a right answer that
+    also registers a monitoring tool and hides the module still gets full marks."""
+    answer = """
+        import sys
+        sys.monitoring.use_tool_id(4, "spy")
+        sys.monitoring = None
+
+        def add(a, b):
+            return a + b
+    """
+    result = grade(SOURCE, lab(answer), limits=LIMITS, pool=pool)
+    assert result.summary()["cells"] == {
+        "t_assert": {"score": 1.0, "max_score": 1.0},
+        "t_unittest": {"score": 1.0, "max_score": 1.0},
+    }, {gid: c.error for gid, c in result.cells.items()}
+
+
 def test_the_right_answer_still_gets_full_marks_after_all_that(pool):
     result = grade(SOURCE, lab("def add(a, b):\n    return a + b\n"), limits=LIMITS, pool=pool)
     assert (result.score, result.max_score, result.status) == (2.0, 2.0, "ok")

@@ -128,6 +128,21 @@ def test_api_uploads_give_field_errors(client, course, lab):
     assert response.status_code == 400 and "file" in response.json()
 
 
+def test_api_cell_errors_keep_their_types_and_release_refuses_bad_payloads(client, course):
+    lab = LabFactory(run=course.run)
+    client.force_login(course.people.instructor)
+    bad = fixture("submitted-unchanged.ipynb").replace(b'"points": 3.0', b'"points": null')
+    cells = client.post(f"/api/v1/labs/{lab.pk}/versions/", {"file": upload(bad)}).json()["cells"]
+    assert any(isinstance(c["cell_index"], int) for c in cells)
+    assert all(c["cell_index"] is None or isinstance(c["cell_index"], int) for c in cells)
+    release = f"/api/v1/labs/{lab.pk}/release/"
+    for payload in ("[1, 2]", '"x"', '{"version": "abc"}', '{"version": -1}'):
+        response = client.post(release, payload, content_type="application/json")
+        assert response.status_code == 400, (payload, response.content)
+    response = client.post(release, '{"version": 7}', content_type="application/json")
+    assert response.status_code == 400 and response.json() == {"version": ["No such version."]}
+
+
 def test_api_submission_and_feedback_hide_nothing_they_should_not(client, lab, course, graded):
     client.force_login(course.people.student)
     body = client.get(f"/api/v1/submissions/{graded.pk}/feedback/").json()

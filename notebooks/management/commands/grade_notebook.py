@@ -1,5 +1,7 @@
 """``manage.py grade_notebook``: grade one submission (no database needed)."""
 
+from typing import TextIO, cast
+
 from django.core.management.base import BaseCommand, CommandError
 
 from notebooks.grader.cli import CommandFailed, run_grade
@@ -23,8 +25,9 @@ class Command(BaseCommand):
                 options["submission"],
                 timeout=options["timeout"],
                 as_json=options["json"],
-                out=self.stdout._out,
-                err=self.stderr._out,
+                # the wrapped streams (the stubs know no ``_out``: it reads as a method)
+                out=cast(TextIO, self.stdout._out),
+                err=cast(TextIO, self.stderr._out),
             )
         except CommandFailed as exc:
             raise CommandError(str(exc)) from None

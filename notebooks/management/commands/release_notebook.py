@@ -1,5 +1,7 @@
 """``manage.py release_notebook``: write the student version of a source notebook."""
 
+from typing import TextIO, cast
+
 from django.core.management.base import BaseCommand, CommandError
 
 from notebooks.grader.cli import CommandFailed, run_release
@@ -16,6 +18,7 @@ class Command(BaseCommand):
 
     def handle(self, *args, **options):
         try:
-            run_release(options["source"], options["output"], err=self.stderr._out)
+            # the wrapped stream (the stubs know no ``_out``: it reads as a method)
+            run_release(options["source"], options["output"], err=cast(TextIO, self.stderr._out))
         except CommandFailed as exc:
             raise CommandError(str(exc)) from None
