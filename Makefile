@@ -29,7 +29,11 @@ run: $(STAMP)
 	DEBUG=$${DEBUG:-1} $(PY) manage.py runplatform
 
 ## Run the whole suite.  Starts the services it needs (PostgreSQL, Redis, Slurm, JupyterHub).
+## Lint (ruff) and types (mypy) first: they take seconds and fail fast.
 test: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	DEBUG=1 $(VENV)/bin/mypy academy courses notebooks
 	bash ops/test-services.sh
 	set -a; source var/test-services.env; set +a; \
 	DEBUG=1 $(PY) -m pytest $(PYTEST_ARGS)

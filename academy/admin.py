@@ -53,7 +53,14 @@ class InvitationAdmin(admin.ModelAdmin):
 class AuditEventAdmin(admin.ModelAdmin):
     """Read-only: the audit log is append-only."""
 
-    list_display = ["created_at", "actor_repr", "action", "target_repr", "institution", "ip_address"]
+    list_display = [
+        "created_at",
+        "actor_repr",
+        "action",
+        "target_repr",
+        "institution",
+        "ip_address",
+    ]
     list_filter = ["action", "institution"]
     search_fields = ["actor_repr", "target_repr", "action"]
     list_select_related = ["institution"]

@@ -19,7 +19,9 @@ from .typing import authed_user
 
 def django_errors(exc: DjangoValidationError) -> ValidationError:
     if hasattr(exc, "error_dict"):
-        return ValidationError({k: [m for e in v for m in e.messages] for k, v in exc.error_dict.items()})
+        return ValidationError(
+            {k: [m for e in v for m in e.messages] for k, v in exc.error_dict.items()}
+        )
     return ValidationError({"non_field_errors": exc.messages})
 
 
@@ -87,20 +89,31 @@ class InstitutionViewSet(viewsets.ModelViewSet):
 
 
 class CohortSerializer(serializers.ModelSerializer):
-    institution = serializers.SlugRelatedField(slug_field="slug", queryset=Institution.objects.all())
+    institution = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Institution.objects.all()
+    )
     member_count = serializers.IntegerField(read_only=True)
 
     class Meta:
         model = Cohort
-        fields = ["id", "institution", "name", "programme", "intake_year", "starts_on", "ends_on",
-                  "member_count"]
+        fields = [
+            "id",
+            "institution",
+            "name",
+            "programme",
+            "intake_year",
+            "starts_on",
+            "ends_on",
+            "member_count",
+        ]
         read_only_fields = ["id", "member_count"]
 
     def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
         super().__init__(*args, **kwargs)
         request = self.context.get("request")
         if request is not None:
-            # Only institutions the actor may see are valid choices: others read as "does not exist".
+            # Only institutions the actor may see are valid choices: others read as
+            # "does not exist".
             institution = self.fields["institution"]
             assert isinstance(institution, serializers.SlugRelatedField)
             visible = selectors.institutions_for(authed_user(request))
@@ -168,7 +181,9 @@ class MembershipSerializer(serializers.ModelSerializer):
 
 
 class MembershipWriteSerializer(serializers.Serializer):
-    institution = serializers.SlugRelatedField(slug_field="slug", queryset=Institution.objects.none())
+    institution = serializers.SlugRelatedField(
+        slug_field="slug", queryset=Institution.objects.none()
+    )
     email = serializers.EmailField()
     role = serializers.ChoiceField(choices=Role.choices)
 
@@ -184,7 +199,10 @@ class MembershipWriteSerializer(serializers.Serializer):
 
 
 class MembershipViewSet(
-    mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.DestroyModelMixin,
+    viewsets.GenericViewSet,
 ):
     """Memberships.  POST gives an existing person a role, or invites them by e-mail."""
 
@@ -198,7 +216,9 @@ class MembershipViewSet(
             "institution__name", "user__username"
         )
 
-    @extend_schema(request=MembershipWriteSerializer, responses={201: MembershipSerializer, 202: None})
+    @extend_schema(
+        request=MembershipWriteSerializer, responses={201: MembershipSerializer, 202: None}
+    )
     def create(self, request: Request) -> Response:
         write = MembershipWriteSerializer(data=request.data, context={"request": request})
         write.is_valid(raise_exception=True)
@@ -209,12 +229,18 @@ class MembershipViewSet(
         try:
             if user is None:
                 services.invitation_create(
-                    actor=authed_user(request), institution=institution,
-                    email=write.validated_data["email"], role=write.validated_data["role"],
+                    actor=authed_user(request),
+                    institution=institution,
+                    email=write.validated_data["email"],
+                    role=write.validated_data["role"],
                 )
-                return Response({"invited": write.validated_data["email"]}, status=status.HTTP_202_ACCEPTED)
+                return Response(
+                    {"invited": write.validated_data["email"]}, status=status.HTTP_202_ACCEPTED
+                )
             membership = services.membership_set(
-                actor=authed_user(request), institution=institution, user=user,
+                actor=authed_user(request),
+                institution=institution,
+                user=user,
                 role=write.validated_data["role"],
             )
         except DjangoValidationError as exc:

@@ -41,7 +41,12 @@ PEOPLE = [
 def _user(username: str, first: str, last: str, **extra: object) -> User:
     user, created = User.objects.get_or_create(
         username=username,
-        defaults={"email": f"{username}@academy.example", "first_name": first, "last_name": last, **extra},
+        defaults={
+            "email": f"{username}@academy.example",
+            "first_name": first,
+            "last_name": last,
+            **extra,
+        },
     )
     if created:
         user.set_password(DEMO_PASSWORD)
@@ -57,7 +62,8 @@ def seed_people() -> dict[str, User]:
     }
     cohorts = {
         name: Cohort.objects.get_or_create(
-            institution=institutions[slug], name=name,
+            institution=institutions[slug],
+            name=name,
             defaults={"programme": programme, "intake_year": year},
         )[0]
         for slug, name, programme, year in COHORTS
@@ -65,7 +71,9 @@ def seed_people() -> dict[str, User]:
     users = {"operator": _user("operator", "Olga", "Operator", is_staff=True, is_superuser=True)}
     for username, first, last, slug, role, cohort in PEOPLE:
         user = _user(username, first, last)
-        Membership.objects.get_or_create(user=user, institution=institutions[slug], defaults={"role": role})
+        Membership.objects.get_or_create(
+            user=user, institution=institutions[slug], defaults={"role": role}
+        )
         if cohort:
             cohorts[cohort].members.add(user)
         users[username] = user

@@ -50,7 +50,10 @@ def healthz(request: HttpRequest) -> JsonResponse:
     checks = {"database": _database(), "broker": _broker(), "worker": _worker()}
     healthy = all(check["ok"] for check in checks.values())
     return JsonResponse(
-        {"status": "ok" if healthy else "degraded", "checks": checks,
-         "time": timezone.now().isoformat()},
+        {
+            "status": "ok" if healthy else "degraded",
+            "checks": checks,
+            "time": timezone.now().isoformat(),
+        },
         status=200 if healthy else 503,
     )

@@ -35,9 +35,7 @@ def member_institution_ids(user: User) -> set[int]:
         return set()
     cached = getattr(user, "_member_institution_ids", None)
     if cached is None:
-        cached = set(
-            Membership.objects.filter(user=user).values_list("institution_id", flat=True)
-        )
+        cached = set(Membership.objects.filter(user=user).values_list("institution_id", flat=True))
         user._member_institution_ids = cached  # type: ignore[attr-defined]
     return cached
 
@@ -64,9 +62,9 @@ def cohorts_for(user: User) -> QuerySet[Cohort]:
     if not user.is_authenticated:
         return qs.none()
     staff_of = set(
-        Membership.objects.filter(
-            user=user, role__in=[Role.ADMIN, Role.INSTRUCTOR]
-        ).values_list("institution_id", flat=True)
+        Membership.objects.filter(user=user, role__in=[Role.ADMIN, Role.INSTRUCTOR]).values_list(
+            "institution_id", flat=True
+        )
     )
     if staff_of:
         return qs.filter(institution_id__in=staff_of) | qs.filter(members=user)

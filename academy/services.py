@@ -83,7 +83,9 @@ def cohort_add_member(*, actor: User, cohort: Cohort, user: User) -> None:
         if not Membership.objects.filter(user=user, institution=cohort.institution).exists():
             raise ValidationError(_("The person is not a member of this cohort's institution."))
         cohort.members.add(user)
-        audit(actor, "cohort.add_member", cohort, institution=cohort.institution, user=user.username)
+        audit(
+            actor, "cohort.add_member", cohort, institution=cohort.institution, user=user.username
+        )
 
 
 def cohort_remove_member(*, actor: User, cohort: Cohort, user: User) -> None:
@@ -91,7 +93,11 @@ def cohort_remove_member(*, actor: User, cohort: Cohort, user: User) -> None:
     with transaction.atomic():
         cohort.members.remove(user)
         audit(
-            actor, "cohort.remove_member", cohort, institution=cohort.institution, user=user.username
+            actor,
+            "cohort.remove_member",
+            cohort,
+            institution=cohort.institution,
+            user=user.username,
         )
 
 
@@ -125,7 +131,9 @@ def membership_remove(*, actor: User, membership: Membership) -> None:
     if membership.user_id == actor.pk and not is_operator(actor):
         raise ValidationError(_("You cannot remove your own membership."))
     with transaction.atomic():
-        for cohort in Cohort.objects.filter(institution=membership.institution, members=membership.user):
+        for cohort in Cohort.objects.filter(
+            institution=membership.institution, members=membership.user
+        ):
             cohort.members.remove(membership.user)
         audit(
             actor,
@@ -188,7 +196,9 @@ def invitation_create(
             last_name=last_name,
             invited_by=actor,
         )
-        audit(actor, "invitation.create", invitation, institution=institution, email=email, role=role)
+        audit(
+            actor, "invitation.create", invitation, institution=institution, email=email, role=role
+        )
         transaction.on_commit(lambda: _send_invitation(invitation.pk))
     return invitation
 

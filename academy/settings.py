@@ -341,12 +341,16 @@ SLURM_COMMAND_PREFIX = env("ACADEMY_SLURM_COMMAND_PREFIX")
 SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 60)
 SESSION_EXTEND_MINUTES = env_int("SESSION_EXTEND_MINUTES", 30)
 SESSION_REFRESH_SECONDS = env_int("SESSION_REFRESH_SECONDS", 3)
-NOTEBOOK_KERNEL_POOL = env_int("NOTEBOOK_KERNEL_POOL", 1)  # kernels pre-started per worker child (0 = off)
-CELERY_BEAT_SCHEDULE.update({
-    "sessions-refresh": {"task": "labsessions.refresh_live", "schedule": 5.0},
-    "sessions-cull-idle": {"task": "labsessions.cull_idle", "schedule": 60.0},
-    "gpu-usage-sync": {"task": "labsessions.sync_usage", "schedule": 60.0},
-})
+NOTEBOOK_KERNEL_POOL = env_int(
+    "NOTEBOOK_KERNEL_POOL", 1
+)  # kernels pre-started per worker child (0 = off)
+CELERY_BEAT_SCHEDULE.update(
+    {
+        "sessions-refresh": {"task": "labsessions.refresh_live", "schedule": 5.0},
+        "sessions-cull-idle": {"task": "labsessions.cull_idle", "schedule": 60.0},
+        "gpu-usage-sync": {"task": "labsessions.sync_usage", "schedule": 60.0},
+    }
+)
 
 LOGGING = {
     "version": 1,

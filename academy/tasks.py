@@ -22,8 +22,12 @@ def enqueue(task: Any, *args: Any, **kwargs: Any) -> bool:
     already committed, so a broker outage must not turn the request into an error: it is
     logged for the operators, and the periodic sweeps pick the work up again."""
     try:
-        task.apply_async(args=args, kwargs=kwargs, retry=True,
-                         retry_policy={"max_retries": 2, "interval_start": 0.2})
+        task.apply_async(
+            args=args,
+            kwargs=kwargs,
+            retry=True,
+            retry_policy={"max_retries": 2, "interval_start": 0.2},
+        )
     except Exception:
         logger.exception("could not enqueue %s%r; the broker may be down", task.name, args)
         return False

@@ -43,8 +43,11 @@ def institution_list(request: AuthedRequest) -> HttpResponse:
     return render(
         request,
         "academy/institution_list.html",
-        {"institutions": institutions, "admin_of": admin_of,
-         "operator": selectors.is_operator(request.user)},
+        {
+            "institutions": institutions,
+            "admin_of": admin_of,
+            "operator": selectors.is_operator(request.user),
+        },
     )
 
 
@@ -104,8 +107,9 @@ def cohort_edit(request: AuthedRequest, slug: str, pk: int | None = None) -> Htt
             messages.success(request, _("Cohort saved."))
             return redirect("cohort-detail", slug=institution.slug, pk=cohort.pk)
     return render(
-        request, "academy/cohort_form.html", {"institution": institution, "form": form,
-                                              "cohort": cohort}
+        request,
+        "academy/cohort_form.html",
+        {"institution": institution, "form": form, "cohort": cohort},
     )
 
 
@@ -116,7 +120,8 @@ def cohort_detail(request: AuthedRequest, slug: str, pk: int) -> HttpResponse:
     members = cohort.members.order_by("last_name", "username")
     page = Paginator(members, 50).get_page(request.GET.get("page"))
     return render(
-        request, "academy/cohort_detail.html",
+        request,
+        "academy/cohort_detail.html",
         {"institution": institution, "cohort": cohort, "page": page},
     )
 
@@ -128,7 +133,9 @@ def invitation_create(request: AuthedRequest, slug: str) -> HttpResponse:
     form = InvitationForm(request.POST, institution=institution)
     if form.is_valid():
         try:
-            services.invitation_create(actor=request.user, institution=institution, **form.cleaned_data)
+            services.invitation_create(
+                actor=request.user, institution=institution, **form.cleaned_data
+            )
         except ValidationError as exc:
             messages.error(request, " ".join(exc.messages))
         else:
@@ -154,7 +161,9 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     try:
         invitation = services.invitation_from_token(token)
     except ValidationError as exc:
-        return render(request, "academy/invitation_invalid.html", {"errors": exc.messages}, status=400)
+        return render(
+            request, "academy/invitation_invalid.html", {"errors": exc.messages}, status=400
+        )
     form = AcceptInvitationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -171,4 +180,6 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
         else:
             messages.success(request, _("Your account is ready. Please sign in."))
             return redirect("login")
-    return render(request, "academy/invitation_accept.html", {"invitation": invitation, "form": form})
+    return render(
+        request, "academy/invitation_accept.html", {"invitation": invitation, "form": form}
+    )

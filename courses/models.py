@@ -47,7 +47,9 @@ class Course(models.Model):
     summary = models.CharField(_("summary"), max_length=500, blank=True)
     description = models.TextField(_("description (Markdown)"), blank=True)
     language = models.CharField(_("language"), max_length=10, default="en")
-    level = models.CharField(_("level"), max_length=20, choices=Level.choices, default=Level.INTRODUCTORY)
+    level = models.CharField(
+        _("level"), max_length=20, choices=Level.choices, default=Level.INTRODUCTORY
+    )
     sectors = models.JSONField(_("sectors"), default=list, blank=True)
     effort_hours = models.PositiveSmallIntegerField(_("estimated effort (hours)"), default=10)
     prerequisites = models.ManyToManyField("self", symmetrical=False, blank=True, related_name="+")
@@ -79,35 +81,51 @@ class CourseRun(models.Model):
     ends_at = models.DateTimeField(_("ends"))
     enrolment_opens_at = models.DateTimeField(_("enrolment opens"))
     enrolment_closes_at = models.DateTimeField(_("enrolment closes"))
-    capacity = models.PositiveIntegerField(_("capacity"), null=True, blank=True,
-                                           help_text=_("Empty: no limit."))
-    policy = models.CharField(_("enrolment policy"), max_length=20, choices=EnrolmentPolicy.choices,
-                              default=EnrolmentPolicy.OPEN)
-    is_public = models.BooleanField(_("open to everyone"), default=True,
-                                    help_text=_("Otherwise only the listed institutions and cohorts."))
+    capacity = models.PositiveIntegerField(
+        _("capacity"), null=True, blank=True, help_text=_("Empty: no limit.")
+    )
+    policy = models.CharField(
+        _("enrolment policy"),
+        max_length=20,
+        choices=EnrolmentPolicy.choices,
+        default=EnrolmentPolicy.OPEN,
+    )
+    is_public = models.BooleanField(
+        _("open to everyone"),
+        default=True,
+        help_text=_("Otherwise only the listed institutions and cohorts."),
+    )
     allowed_institutions = models.ManyToManyField(Institution, blank=True, related_name="+")
     allowed_cohorts = models.ManyToManyField(Cohort, blank=True, related_name="+")
-    pass_mark = models.DecimalField(_("pass mark (%)"), max_digits=5, decimal_places=2,
-                                    default=Decimal("50"),
-                                    validators=[MinValueValidator(0), MaxValueValidator(100)])
+    pass_mark = models.DecimalField(
+        _("pass mark (%)"),
+        max_digits=5,
+        decimal_places=2,
+        default=Decimal("50"),
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
     # Counters kept by the enrolment services under a row lock on the run: the capacity check.
     active_count = models.PositiveIntegerField(default=0, editable=False)
     # The last waitlist position handed out in this run (taken under the same row lock).
     waitlist_seq = models.PositiveBigIntegerField(default=0, editable=False)
-    gpu_budget_hours = models.DecimalField(_("GPU budget (GPU-hours)"), max_digits=10,
-                                           decimal_places=2, null=True, blank=True)
-    gpu_hours_per_student = models.DecimalField(_("GPU cap per student (GPU-hours)"),
-                                                max_digits=8, decimal_places=2, null=True, blank=True)
+    gpu_budget_hours = models.DecimalField(
+        _("GPU budget (GPU-hours)"), max_digits=10, decimal_places=2, null=True, blank=True
+    )
+    gpu_hours_per_student = models.DecimalField(
+        _("GPU cap per student (GPU-hours)"), max_digits=8, decimal_places=2, null=True, blank=True
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["-starts_at"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(ends_at__gte=models.F("starts_at")),
-                                   name="run_dates_ordered"),
+            models.CheckConstraint(
+                condition=models.Q(ends_at__gte=models.F("starts_at")), name="run_dates_ordered"
+            ),
             models.CheckConstraint(
                 condition=models.Q(enrolment_closes_at__gte=models.F("enrolment_opens_at")),
-                name="run_enrolment_window_ordered"),
+                name="run_enrolment_window_ordered",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -121,7 +139,9 @@ class StaffRole(models.TextChoices):
 
 class CourseStaff(models.Model):
     run = models.ForeignKey(CourseRun, on_delete=models.CASCADE, related_name="staff")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="teaching")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="teaching"
+    )
     role = models.CharField(max_length=20, choices=StaffRole.choices, default=StaffRole.INSTRUCTOR)
 
     class Meta:
@@ -136,8 +156,12 @@ class GradingCategory(models.Model):
 
     run = models.ForeignKey(CourseRun, on_delete=models.CASCADE, related_name="categories")
     name = models.CharField(_("name"), max_length=100)
-    weight = models.DecimalField(_("weight (%)"), max_digits=5, decimal_places=2,
-                                 validators=[MinValueValidator(0), MaxValueValidator(100)])
+    weight = models.DecimalField(
+        _("weight (%)"),
+        max_digits=5,
+        decimal_places=2,
+        validators=[MinValueValidator(0), MaxValueValidator(100)],
+    )
     drop_lowest = models.PositiveSmallIntegerField(_("drop lowest"), default=0)
 
     class Meta:
@@ -184,16 +208,21 @@ class EnrolmentState(models.TextChoices):
 
 class Enrolment(models.Model):
     run = models.ForeignKey(CourseRun, on_delete=models.CASCADE, related_name="enrolments")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="enrolments")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="enrolments"
+    )
     state = models.CharField(max_length=20, choices=EnrolmentState.choices, db_index=True)
-    cohort = models.ForeignKey(Cohort, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    cohort = models.ForeignKey(
+        Cohort, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     requested_at = models.DateTimeField(auto_now_add=True)
     # Position in the waitlist: first come, first served (a global sequence, not a timestamp).
     waitlist_position = models.PositiveBigIntegerField(null=True, blank=True, db_index=True)
     state_changed_at = models.DateTimeField(auto_now=True)
     reason = models.CharField(max_length=500, blank=True)
-    invite_code = models.ForeignKey("InviteCode", null=True, blank=True, on_delete=models.SET_NULL,
-                                    related_name="enrolments")
+    invite_code = models.ForeignKey(
+        "InviteCode", null=True, blank=True, on_delete=models.SET_NULL, related_name="enrolments"
+    )
 
     class Meta:
         ordering = ["run", "requested_at"]
@@ -216,12 +245,14 @@ class InviteCode(models.Model):
     run = models.ForeignKey(CourseRun, on_delete=models.CASCADE, related_name="invite_codes")
     code = models.CharField(_("code"), max_length=40, unique=True)
     expires_at = models.DateTimeField(_("expires"), null=True, blank=True)
-    max_uses = models.PositiveIntegerField(_("maximum uses"), null=True, blank=True,
-                                           help_text=_("Empty: no limit."))
+    max_uses = models.PositiveIntegerField(
+        _("maximum uses"), null=True, blank=True, help_text=_("Empty: no limit.")
+    )
     uses = models.PositiveIntegerField(default=0, editable=False)
     is_active = models.BooleanField(_("active"), default=True)
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -244,8 +275,21 @@ def _attachment_size(file: object) -> None:
 
 
 ATTACHMENT_MAX_BYTES = 20 * 1024 * 1024
-ATTACHMENT_EXTENSIONS = ["pdf", "png", "jpg", "jpeg", "gif", "svg", "zip", "ipynb", "py", "csv",
-                         "txt", "md", "json"]
+ATTACHMENT_EXTENSIONS = [
+    "pdf",
+    "png",
+    "jpg",
+    "jpeg",
+    "gif",
+    "svg",
+    "zip",
+    "ipynb",
+    "py",
+    "csv",
+    "txt",
+    "md",
+    "json",
+]
 
 
 class Attachment(models.Model):
@@ -254,7 +298,8 @@ class Attachment(models.Model):
 
     lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="attachments")
     file = models.FileField(
-        _("file"), upload_to="courses/attachments/%Y/%m/",
+        _("file"),
+        upload_to="courses/attachments/%Y/%m/",
         validators=[FileExtensionValidator(ATTACHMENT_EXTENSIONS), _attachment_size],
     )
     name = models.CharField(_("name"), max_length=200)
@@ -271,8 +316,9 @@ class Attachment(models.Model):
 
 class LessonCompletion(models.Model):
     lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="completions")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="lesson_completions")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lesson_completions"
+    )
     completed_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -288,8 +334,9 @@ class BulkUpload(models.Model):
 
     institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="+")
     run = models.ForeignKey(CourseRun, on_delete=models.CASCADE, related_name="bulk_uploads")
-    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
-                                    related_name="+")
+    uploaded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     sha256 = models.CharField(max_length=64)
     filename = models.CharField(max_length=255, blank=True)
     content = models.TextField()
@@ -298,8 +345,11 @@ class BulkUpload(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
-        constraints = [models.UniqueConstraint(fields=["institution", "run", "sha256"],
-                                               name="bulk_upload_unique")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["institution", "run", "sha256"], name="bulk_upload_unique"
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.filename or 'upload'} ({self.sha256[:12]})"
@@ -311,11 +361,13 @@ class ReservedEnrolment(models.Model):
 
     run = models.ForeignKey(CourseRun, on_delete=models.CASCADE, related_name="reservations")
     email = models.EmailField()
-    cohort = models.ForeignKey(Cohort, null=True, blank=True, on_delete=models.SET_NULL,
-                               related_name="+")
+    cohort = models.ForeignKey(
+        Cohort, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="+")
-    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL,
-                                   related_name="+")
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
     created_at = models.DateTimeField(auto_now_add=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
 

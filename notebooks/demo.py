@@ -29,8 +29,13 @@ def seed(users: dict[str, User]) -> None:
     with transaction.atomic():
         small_gpu, _ = ResourceProfile.objects.get_or_create(
             name="Small GPU",
-            defaults={"partition": "gpu", "gpus": 1, "cpus": 1, "memory_gb": 4,
-                      "max_walltime_minutes": 60},
+            defaults={
+                "partition": "gpu",
+                "gpus": 1,
+                "cpus": 1,
+                "memory_gb": 4,
+                "max_walltime_minutes": 60,
+            },
         )
         ResourceProfile.objects.get_or_create(
             name="CPU only", defaults={"partition": "cpu", "gpus": 0, "cpus": 2, "memory_gb": 4}

@@ -136,8 +136,13 @@ def sandbox_limits(timeout: float | None = None) -> Any:
 
     from notebooks.grader.sandbox import Limits
 
-    hidden = (*Limits().hidden_paths, str(settings.VAR_DIR), str(settings.MEDIA_ROOT),
-              str(settings.NOTEBOOKS_PRIVATE_ROOT), str(settings.STATIC_ROOT))
+    hidden = (
+        *Limits().hidden_paths,
+        str(settings.VAR_DIR),
+        str(settings.MEDIA_ROOT),
+        str(settings.NOTEBOOKS_PRIVATE_ROOT),
+        str(settings.STATIC_ROOT),
+    )
     kwargs: dict[str, Any] = {"hidden_paths": tuple(dict.fromkeys(hidden))}
     if timeout is not None:
         kwargs["cell_timeout"] = timeout

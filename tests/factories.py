@@ -69,6 +69,7 @@ def member(institution: Institution, role: str = Role.STUDENT, **kwargs) -> User
 
 # --- courses ----------------------------------------------------------------------------------
 
+
 class CourseFactory(DjangoModelFactory):
     class Meta:
         model = "courses.Course"

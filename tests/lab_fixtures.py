@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -32,16 +33,29 @@ def lab_setup(people, settings):  # type: ignore[no-untyped-def]
     now = timezone.now()
     course = Course.objects.create(code="GPU101", title="GPU programming", is_published=True)
     run = CourseRun.objects.create(
-        course=course, title="2026", starts_at=now - timedelta(days=1), ends_at=now + timedelta(days=60),
-        enrolment_opens_at=now - timedelta(days=2), enrolment_closes_at=now + timedelta(days=30),
-        gpu_budget_hours=Decimal("10"), gpu_hours_per_student=Decimal("2"),
+        course=course,
+        title="2026",
+        starts_at=now - timedelta(days=1),
+        ends_at=now + timedelta(days=60),
+        enrolment_opens_at=now - timedelta(days=2),
+        enrolment_closes_at=now + timedelta(days=30),
+        gpu_budget_hours=Decimal("10"),
+        gpu_hours_per_student=Decimal("2"),
     )
     CourseStaff.objects.create(run=run, user=people.instructor)
-    Enrolment.objects.create(run=run, user=people.student, state=EnrolmentState.ACTIVE, cohort=people.cohort_a)
-    profile = ResourceProfile.objects.create(name="gpu-1", partition="gpu", gpus=1, cpus=1, memory_gb=2,
-                                             max_walltime_minutes=60)
-    lab = lab_services.lab_create(actor=people.instructor, run=run, title="Lab one",
-                                  due_at=now + timedelta(days=7), resource_profile=profile)
+    Enrolment.objects.create(
+        run=run, user=people.student, state=EnrolmentState.ACTIVE, cohort=people.cohort_a
+    )
+    profile = ResourceProfile.objects.create(
+        name="gpu-1", partition="gpu", gpus=1, cpus=1, memory_gb=2, max_walltime_minutes=60
+    )
+    lab = lab_services.lab_create(
+        actor=people.instructor,
+        run=run,
+        title="Lab one",
+        due_at=now + timedelta(days=7),
+        resource_profile=profile,
+    )
     lab_services.lab_version_upload(actor=people.instructor, lab=lab, content=source_notebook())
     lab_services.lab_release(actor=people.instructor, lab=lab)
     lab.refresh_from_db()
@@ -62,7 +76,5 @@ def stop_sessions_after():  # type: ignore[no-untyped-def]
     from notebooks.sessions.models import LIVE_STATES, LabSession
 
     for session in LabSession.objects.filter(state__in=LIVE_STATES).select_related("user", "lab"):
-        try:
+        with contextlib.suppress(Exception):  # teardown must go on
             services.session_stop(actor=None, session=session, reason="test teardown")
-        except Exception:  # noqa: BLE001 - teardown must go on
-            pass

@@ -22,14 +22,20 @@ def test_database_url() -> str:
     if connection.vendor == "postgresql":
         user = s.get("USER") or "postgres"
         password = f":{s['PASSWORD']}" if s.get("PASSWORD") else ""
-        return f"postgresql://{user}{password}@{s.get('HOST') or '127.0.0.1'}:{s.get('PORT') or 5432}/{s['NAME']}"
+        host, port = s.get("HOST") or "127.0.0.1", s.get("PORT") or 5432
+        return f"postgresql://{user}{password}@{host}:{port}/{s['NAME']}"
     raise RuntimeError(f"no worker support for {connection.vendor}")
 
 
 class Worker:
     """A `celery worker` subprocess in its own process group, on a queue of its own."""
 
-    def __init__(self, queue: str | None = None, concurrency: int = 1, extra_env: dict[str, str] | None = None):
+    def __init__(
+        self,
+        queue: str | None = None,
+        concurrency: int = 1,
+        extra_env: dict[str, str] | None = None,
+    ):
         self.queue = queue or f"test-{uuid.uuid4().hex[:8]}"
         self.concurrency = concurrency
         self.extra_env = extra_env or {}
@@ -51,9 +57,28 @@ class Worker:
     def start(self) -> Worker:
         self.log.parent.mkdir(exist_ok=True)
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "academy", "worker", "-l", "info", "-Q", self.queue,
-             "-c", str(self.concurrency), "-n", f"{self.queue}@%h", "--without-gossip", "--without-mingle"],
-            cwd=ROOT, env=self.env(), stdout=self.log.open("ab"), stderr=subprocess.STDOUT,
+            [
+                sys.executable,
+                "-m",
+                "celery",
+                "-A",
+                "academy",
+                "worker",
+                "-l",
+                "info",
+                "-Q",
+                self.queue,
+                "-c",
+                str(self.concurrency),
+                "-n",
+                f"{self.queue}@%h",
+                "--without-gossip",
+                "--without-mingle",
+            ],
+            cwd=ROOT,
+            env=self.env(),
+            stdout=self.log.open("ab"),
+            stderr=subprocess.STDOUT,
             start_new_session=True,
         )
         return self

@@ -162,8 +162,7 @@ def check_cells(nb: Any) -> list[CellError]:
             errors.append(
                 CellError.of(
                     gettext_noop(
-                        "grade_id %(value)r is missing or invalid: "
-                        "use letters, digits, '_' or '-'"
+                        "grade_id %(value)r is missing or invalid: use letters, digits, '_' or '-'"
                     ),
                     i,
                     value=gid,

@@ -5,8 +5,17 @@ from .models import CohortGpuBudget, GpuUsage, LabSession
 
 @admin.register(LabSession)
 class LabSessionAdmin(admin.ModelAdmin):
-    list_display = ["user", "lab", "state", "partition", "gpus", "slurm_job_id", "node", "requested_at",
-                    "ended_reason"]
+    list_display = [
+        "user",
+        "lab",
+        "state",
+        "partition",
+        "gpus",
+        "slurm_job_id",
+        "node",
+        "requested_at",
+        "ended_reason",
+    ]
     list_filter = ["state", "partition", "ended_reason"]
     search_fields = ["user__username", "slurm_job_id", "lab__title"]
     list_select_related = ["user", "lab"]
@@ -28,7 +37,17 @@ class CohortGpuBudgetAdmin(admin.ModelAdmin):
 class GpuUsageAdmin(admin.ModelAdmin):
     """Written by the accounting sync from sacct; read-only here."""
 
-    list_display = ["job_id", "user", "run", "cohort", "partition", "gpus", "gpu_seconds", "state", "started_at"]
+    list_display = [
+        "job_id",
+        "user",
+        "run",
+        "cohort",
+        "partition",
+        "gpus",
+        "gpu_seconds",
+        "state",
+        "started_at",
+    ]
     list_filter = ["partition", "state", "finished"]
     search_fields = ["job_id", "user__username"]
     list_select_related = ["user", "run__course", "cohort"]

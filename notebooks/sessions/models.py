@@ -23,17 +23,24 @@ class SessionState(models.TextChoices):
     FAILED = "failed", _("Failed")
 
 
-LIVE_STATES = [SessionState.REQUESTED, SessionState.QUEUED, SessionState.STARTING,
-               SessionState.RUNNING, SessionState.STOPPING]
+LIVE_STATES = [
+    SessionState.REQUESTED,
+    SessionState.QUEUED,
+    SessionState.STARTING,
+    SessionState.RUNNING,
+    SessionState.STOPPING,
+]
 
 
 class LabSession(models.Model):
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE,
-                             related_name="lab_sessions")
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lab_sessions"
+    )
     lab = models.ForeignKey("notebooks.Lab", on_delete=models.CASCADE, related_name="sessions")
     run = models.ForeignKey(CourseRun, on_delete=models.CASCADE, related_name="+")
-    cohort = models.ForeignKey(Cohort, null=True, blank=True, on_delete=models.SET_NULL,
-                               related_name="+")
+    cohort = models.ForeignKey(
+        Cohort, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     server_name = models.CharField(max_length=64)
     # What was asked of Slurm (a snapshot of the resource profile at start).
     partition = models.CharField(max_length=64)
@@ -42,8 +49,9 @@ class LabSession(models.Model):
     memory_gb = models.PositiveIntegerField(default=4)
     walltime_minutes = models.PositiveIntegerField()
 
-    state = models.CharField(max_length=20, choices=SessionState.choices,
-                             default=SessionState.REQUESTED, db_index=True)
+    state = models.CharField(
+        max_length=20, choices=SessionState.choices, default=SessionState.REQUESTED, db_index=True
+    )
     slurm_job_id = models.CharField(max_length=32, blank=True, db_index=True)
     node = models.CharField(max_length=200, blank=True)
     pending_reason = models.CharField(max_length=300, blank=True)
@@ -65,8 +73,11 @@ class LabSession(models.Model):
         ordering = ["-requested_at"]
         constraints = [
             # One live session per student and lab: a double click cannot start two jobs.
-            models.UniqueConstraint(fields=["user", "lab"], condition=models.Q(state__in=LIVE_STATES),
-                                    name="one_live_session_per_lab"),
+            models.UniqueConstraint(
+                fields=["user", "lab"],
+                condition=models.Q(state__in=LIVE_STATES),
+                name="one_live_session_per_lab",
+            ),
         ]
 
     def __str__(self) -> str:
@@ -95,7 +106,9 @@ class CohortGpuBudget(models.Model):
     gpu_hours = models.DecimalField(_("GPU-hours"), max_digits=10, decimal_places=2)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["run", "cohort"], name="cohort_budget_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "cohort"], name="cohort_budget_unique")
+        ]
 
     def __str__(self) -> str:
         return f"{self.cohort} in {self.run}: {self.gpu_hours} GPU-hours"
@@ -106,12 +119,14 @@ class GpuUsage(models.Model):
     job id to the session, student, run and cohort.  GPU-seconds = ElapsedRaw x gres/gpu."""
 
     job_id = models.CharField(max_length=32, unique=True)
-    session = models.OneToOneField(LabSession, null=True, blank=True, on_delete=models.SET_NULL,
-                                   related_name="usage")
+    session = models.OneToOneField(
+        LabSession, null=True, blank=True, on_delete=models.SET_NULL, related_name="usage"
+    )
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
     run = models.ForeignKey(CourseRun, on_delete=models.CASCADE, related_name="gpu_usage")
-    cohort = models.ForeignKey(Cohort, null=True, blank=True, on_delete=models.SET_NULL,
-                               related_name="gpu_usage")
+    cohort = models.ForeignKey(
+        Cohort, null=True, blank=True, on_delete=models.SET_NULL, related_name="gpu_usage"
+    )
     partition = models.CharField(max_length=64, blank=True)
     state = models.CharField(max_length=40, blank=True)
     gpus = models.PositiveSmallIntegerField(default=0)

@@ -37,7 +37,9 @@ from .models import LIVE_STATES, CohortGpuBudget, GpuUsage, LabSession, SessionS
 
 logger = logging.getLogger(__name__)
 # Stored in English and translated when shown (the card renders it with {% translate %}).
-UNAVAILABLE = gettext_noop("The lab service is unavailable at the moment. Please try again in a few minutes.")
+UNAVAILABLE = gettext_noop(
+    "The lab service is unavailable at the moment. Please try again in a few minutes."
+)
 
 
 class SessionRefused(Exception):
@@ -54,6 +56,7 @@ def notebook_path_for(lab: Lab) -> str:
 
 # ---- budgets -----------------------------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Budget:
     label: str
@@ -62,7 +65,9 @@ class Budget:
 
     @property
     def left_seconds(self) -> int | None:
-        return None if self.limit_seconds is None else max(0, self.limit_seconds - self.used_seconds)
+        return (
+            None if self.limit_seconds is None else max(0, self.limit_seconds - self.used_seconds)
+        )
 
     @property
     def left_hours(self) -> float | None:
@@ -82,26 +87,38 @@ def _used_seconds(usage_filter: Q, session_filter: Q) -> int:
     """GPU-seconds recorded by Slurm, plus what live sessions without a record yet reserve."""
     recorded = GpuUsage.objects.filter(usage_filter).aggregate(s=Sum("gpu_seconds"))["s"] or 0
     reserved = 0
-    for gpus, minutes in (LabSession.objects.filter(session_filter, state__in=LIVE_STATES)
-                          .filter(usage__isnull=True).values_list("gpus", "walltime_minutes")):
+    for gpus, minutes in (
+        LabSession.objects.filter(session_filter, state__in=LIVE_STATES)
+        .filter(usage__isnull=True)
+        .values_list("gpus", "walltime_minutes")
+    ):
         reserved += gpus * minutes * 60
     return int(recorded) + reserved
 
 
 def budgets_for(*, user: User, run: CourseRun, cohort: Cohort | None) -> list[Budget]:
     budgets = [
-        Budget(_("your GPU time in this course"), _hours_to_seconds(run.gpu_hours_per_student),
-               _used_seconds(Q(run=run, user=user), Q(run=run, user=user))),
-        Budget(_("the course's GPU budget"), _hours_to_seconds(run.gpu_budget_hours),
-               _used_seconds(Q(run=run), Q(run=run))),
+        Budget(
+            _("your GPU time in this course"),
+            _hours_to_seconds(run.gpu_hours_per_student),
+            _used_seconds(Q(run=run, user=user), Q(run=run, user=user)),
+        ),
+        Budget(
+            _("the course's GPU budget"),
+            _hours_to_seconds(run.gpu_budget_hours),
+            _used_seconds(Q(run=run), Q(run=run)),
+        ),
     ]
     if cohort is not None:
         cohort_budget = CohortGpuBudget.objects.filter(run=run, cohort=cohort).first()
         if cohort_budget is not None:
-            budgets.append(Budget(
-                _("your cohort's GPU budget"), _hours_to_seconds(cohort_budget.gpu_hours),
-                _used_seconds(Q(run=run, cohort=cohort), Q(run=run, cohort=cohort)),
-            ))
+            budgets.append(
+                Budget(
+                    _("your cohort's GPU budget"),
+                    _hours_to_seconds(cohort_budget.gpu_hours),
+                    _used_seconds(Q(run=run, cohort=cohort), Q(run=run, cohort=cohort)),
+                )
+            )
     return budgets
 
 
@@ -112,9 +129,11 @@ def _check_budget(*, user: User, run: CourseRun, cohort: Cohort | None, gpu_seco
         left = budget.left_seconds
         if left is not None and gpu_seconds > left:
             raise SessionRefused(
-                _("Not enough GPU time: this session needs %(need).1f GPU-hours, %(what)s has "
-                  "%(left).1f left.") % {"need": gpu_seconds / 3600, "what": budget.label,
-                                         "left": left / 3600}
+                _(
+                    "Not enough GPU time: this session needs %(need).1f GPU-hours, %(what)s has "
+                    "%(left).1f left."
+                )
+                % {"need": gpu_seconds / 3600, "what": budget.label, "left": left / 3600}
             )
 
 
@@ -126,6 +145,7 @@ def _cohort_of(user: User, run: CourseRun) -> Cohort | None:
 
 
 # ---- opening -----------------------------------------------------------------------------------
+
 
 def session_open(*, actor: User, lab: Lab) -> LabSession:
     """Record the request for a session (checked: access, release, profile, budget) and enqueue
@@ -154,14 +174,30 @@ def session_open(*, actor: User, lab: Lab) -> LabSession:
         with transaction.atomic():
             # Serialise budget checks of one run: two clicks cannot both spend the last hour.
             CourseRun.objects.select_for_update().get(pk=run.pk)
-            _check_budget(user=actor, run=run, cohort=cohort, gpu_seconds=profile.gpus * walltime * 60)
-            session = LabSession.objects.create(
-                user=actor, lab=lab, run=run, cohort=cohort, server_name=server_name_for(lab),
-                partition=profile.partition, gpus=profile.gpus, cpus=profile.cpus,
-                memory_gb=profile.memory_gb, walltime_minutes=walltime,
+            _check_budget(
+                user=actor, run=run, cohort=cohort, gpu_seconds=profile.gpus * walltime * 60
             )
-            audit(actor, "session.open", session, institution=cohort.institution if cohort else None,
-                  lab=lab.pk, gpus=profile.gpus, partition=profile.partition)
+            session = LabSession.objects.create(
+                user=actor,
+                lab=lab,
+                run=run,
+                cohort=cohort,
+                server_name=server_name_for(lab),
+                partition=profile.partition,
+                gpus=profile.gpus,
+                cpus=profile.cpus,
+                memory_gb=profile.memory_gb,
+                walltime_minutes=walltime,
+            )
+            audit(
+                actor,
+                "session.open",
+                session,
+                institution=cohort.institution if cohort else None,
+                lab=lab.pk,
+                gpus=profile.gpus,
+                partition=profile.partition,
+            )
             transaction.on_commit(lambda: _enqueue_start(session.pk))
     except IntegrityError:
         # A concurrent request created the live session first.
@@ -176,8 +212,11 @@ def _enqueue_start(session_id: int) -> None:
 
     if not enqueue(start_session, session_id):
         LabSession.objects.filter(pk=session_id, state=SessionState.REQUESTED).update(
-            state=SessionState.FAILED, failure_reason=UNAVAILABLE, ended_at=timezone.now(),
-            ended_reason="failed")
+            state=SessionState.FAILED,
+            failure_reason=UNAVAILABLE,
+            ended_at=timezone.now(),
+            ended_reason="failed",
+        )
 
 
 def hub_options(session: LabSession) -> dict[str, object]:
@@ -194,7 +233,8 @@ def hub_options(session: LabSession) -> dict[str, object]:
 def session_start(*, session_id: int) -> LabSession | None:
     """Ask the hub for the named server (idempotent: only a REQUESTED session is started)."""
     claimed = LabSession.objects.filter(pk=session_id, state=SessionState.REQUESTED).update(
-        state=SessionState.STARTING, refreshed_at=timezone.now())
+        state=SessionState.STARTING, refreshed_at=timezone.now()
+    )
     session = LabSession.objects.select_related("user", "lab").get(pk=session_id)
     if not claimed:
         return session
@@ -209,19 +249,25 @@ def session_start(*, session_id: int) -> LabSession | None:
     except HubError as exc:
         logger.warning("hub refused session %s: %s", session.pk, exc)
         return _fail(session, _("The cluster refused the session: %(msg)s") % {"msg": exc.message})
-    logger.info("session %s: hub answered %s in %.2f s", session.pk, state.status, time.monotonic() - t0)
+    logger.info(
+        "session %s: hub answered %s in %.2f s", session.pk, state.status, time.monotonic() - t0
+    )
     return _apply(session, state)
 
 
 def _fail(session: LabSession, reason: str) -> LabSession:
     LabSession.objects.filter(pk=session.pk, state__in=LIVE_STATES).update(
-        state=SessionState.FAILED, failure_reason=reason[:500], ended_at=timezone.now(),
-        ended_reason="failed")
+        state=SessionState.FAILED,
+        failure_reason=reason[:500],
+        ended_at=timezone.now(),
+        ended_reason="failed",
+    )
     session.refresh_from_db()
     return session
 
 
 # ---- following ---------------------------------------------------------------------------------
+
 
 def _queue_info(job_id: str) -> QueueInfo | None:
     if not job_id:
@@ -244,10 +290,17 @@ def _apply(session: LabSession, state: ServerState) -> LabSession:
     job_id = state.job_id or session.slurm_job_id
     if state.ready:
         info = _queue_info(job_id)
-        started = session.started_at or (parse_datetime(state.started) if state.started else None) or now
-        fields.update(state=SessionState.RUNNING, server_url=state.url or "", pending_reason="",
-                      expected_start=None, started_at=started,
-                      ends_at=started + timedelta(minutes=session.walltime_minutes))
+        started = (
+            session.started_at or (parse_datetime(state.started) if state.started else None) or now
+        )
+        fields.update(
+            state=SessionState.RUNNING,
+            server_url=state.url or "",
+            pending_reason="",
+            expected_start=None,
+            started_at=started,
+            ends_at=started + timedelta(minutes=session.walltime_minutes),
+        )
         if info is not None and info.nodes:
             fields["node"] = info.nodes
     elif state.pending:
@@ -256,8 +309,9 @@ def _apply(session: LabSession, state: ServerState) -> LabSession:
             expected = info.expected_start
             if expected is not None and timezone.is_naive(expected):
                 expected = expected.astimezone()  # Slurm prints the cluster's local time
-            fields.update(state=SessionState.QUEUED, pending_reason=info.reason_text,
-                          expected_start=expected)
+            fields.update(
+                state=SessionState.QUEUED, pending_reason=info.reason_text, expected_start=expected
+            )
         else:
             fields.update(state=SessionState.STARTING, pending_reason="", expected_start=None)
             if info is not None and info.nodes:
@@ -279,9 +333,15 @@ def _apply(session: LabSession, state: ServerState) -> LabSession:
                 fields.update(state=SessionState.ENDED, ended_at=now, ended_reason="walltime")
             else:
                 if record is not None:
-                    reason = _("The job ended on the cluster (%(state)s).") % {"state": record.state_raw}
-                fields.update(state=SessionState.FAILED, failure_reason=reason, ended_at=now,
-                              ended_reason="failed")
+                    reason = _("The job ended on the cluster (%(state)s).") % {
+                        "state": record.state_raw
+                    }
+                fields.update(
+                    state=SessionState.FAILED,
+                    failure_reason=reason,
+                    ended_at=now,
+                    ended_reason="failed",
+                )
     # Only a live row changes: a refresh racing a stop cannot resurrect an ended session.
     LabSession.objects.filter(pk=session.pk, state__in=LIVE_STATES).update(**fields)
     session.refresh_from_db()
@@ -335,6 +395,7 @@ def connect_url(session: LabSession) -> str:
 
 # ---- stopping, extending, submitting -----------------------------------------------------------
 
+
 def _can_act(actor: User, session: LabSession) -> bool:
     return session.user_id == actor.pk or can_grade_run(actor, session.run_id)
 
@@ -345,7 +406,8 @@ def session_stop(*, actor: User | None, session: LabSession, reason: str = "stop
     if not session.is_live:
         return session
     LabSession.objects.filter(pk=session.pk, state__in=LIVE_STATES).update(
-        state=SessionState.STOPPING, ended_reason=reason)
+        state=SessionState.STOPPING, ended_reason=reason
+    )
     try:
         state = clients.hub().stop_server(session.user.username, session.server_name, wait=15)
     except HubUnavailable as exc:
@@ -369,8 +431,12 @@ def session_extend(*, actor: User, session: LabSession, minutes: int | None = No
         raise SessionRefused(_("This session cannot be extended any further."))
     with transaction.atomic():
         CourseRun.objects.select_for_update().get(pk=session.run_id)
-        _check_budget(user=session.user, run=session.run, cohort=session.cohort,
-                      gpu_seconds=session.gpus * minutes * 60)
+        _check_budget(
+            user=session.user,
+            run=session.run,
+            cohort=session.cohort,
+            gpu_seconds=session.gpus * minutes * 60,
+        )
         try:
             extend_job(clients.slurm(), session.slurm_job_id, minutes)
         except SlurmError as exc:
@@ -378,7 +444,8 @@ def session_extend(*, actor: User, session: LabSession, minutes: int | None = No
             raise SessionRefused(UNAVAILABLE) from None
         LabSession.objects.filter(pk=session.pk).update(
             walltime_minutes=session.walltime_minutes + minutes,
-            ends_at=(session.ends_at or timezone.now()) + timedelta(minutes=minutes))
+            ends_at=(session.ends_at or timezone.now()) + timedelta(minutes=minutes),
+        )
         audit(actor, "session.extend", session, minutes=minutes)
     session.refresh_from_db()
     return session
@@ -394,8 +461,9 @@ def session_submit(*, actor: User, session: LabSession):  # type: ignore[no-unty
     if session.state != SessionState.RUNNING:
         raise SessionRefused(_("The session is not running."))
     try:
-        notebook = clients.hub().get_file(actor.username, session.server_name,
-                                          notebook_path_for(session.lab))
+        notebook = clients.hub().get_file(
+            actor.username, session.server_name, notebook_path_for(session.lab)
+        )
     except HubUnavailable:
         raise SessionRefused(UNAVAILABLE) from None
     except HubError as exc:
@@ -403,15 +471,21 @@ def session_submit(*, actor: User, session: LabSession):  # type: ignore[no-unty
             _("Could not read the notebook from your session: %(msg)s") % {"msg": exc.message}
         ) from None
     content = json.dumps(notebook).encode()
-    return submission_create(actor=actor, lab=session.lab, content=content,
-                             source=SubmissionSource.SESSION)
+    return submission_create(
+        actor=actor, lab=session.lab, content=content, source=SubmissionSource.SESSION
+    )
 
 
 # ---- periodic work -----------------------------------------------------------------------------
 
+
 def refresh_live_sessions(limit: int = 200) -> int:
-    sessions = (LabSession.objects.filter(state__in=LIVE_STATES).exclude(state=SessionState.REQUESTED)
-                .select_related("user", "lab__released_version").order_by("refreshed_at")[:limit])
+    sessions = (
+        LabSession.objects.filter(state__in=LIVE_STATES)
+        .exclude(state=SessionState.REQUESTED)
+        .select_related("user", "lab__released_version")
+        .order_by("refreshed_at")[:limit]
+    )
     count = 0
     for session in sessions:
         session_refresh(session)
@@ -424,7 +498,9 @@ def cull_idle_sessions(now: datetime | None = None) -> int:
     now = now or timezone.now()
     cutoff = now - timedelta(minutes=settings.SESSION_IDLE_MINUTES)
     culled = 0
-    for session in LabSession.objects.filter(state=SessionState.RUNNING).select_related("user", "lab"):
+    for session in LabSession.objects.filter(state=SessionState.RUNNING).select_related(
+        "user", "lab"
+    ):
         last = session.last_activity_at or session.started_at
         if last is None or last > cutoff:
             continue
@@ -453,7 +529,8 @@ def sync_usage(days: int = 14) -> int:
     since = timezone.now() - timedelta(days=days)
     sessions = {
         s.slurm_job_id: s
-        for s in LabSession.objects.filter(requested_at__gte=since).exclude(slurm_job_id="")
+        for s in LabSession.objects.filter(requested_at__gte=since)
+        .exclude(slurm_job_id="")
         .filter(Q(usage__isnull=True) | Q(usage__finished=False))
     }
     if not sessions:
@@ -467,10 +544,16 @@ def sync_usage(days: int = 14) -> int:
         GpuUsage.objects.update_or_create(
             job_id=record.job_id,
             defaults={
-                "session": session, "user_id": session.user_id, "run_id": session.run_id,
-                "cohort_id": session.cohort_id, "partition": record.partition or session.partition,
-                "state": record.state, "gpus": record.gpus, "elapsed_seconds": record.elapsed_seconds,
-                "gpu_seconds": record.gpu_seconds, "started_at": _aware(record.start),
+                "session": session,
+                "user_id": session.user_id,
+                "run_id": session.run_id,
+                "cohort_id": session.cohort_id,
+                "partition": record.partition or session.partition,
+                "state": record.state,
+                "gpus": record.gpus,
+                "elapsed_seconds": record.elapsed_seconds,
+                "gpu_seconds": record.gpu_seconds,
+                "started_at": _aware(record.start),
                 "ended_at": _aware(record.end),
                 "finished": record.finished,
             },

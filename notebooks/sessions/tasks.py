@@ -25,6 +25,8 @@ def cull_idle() -> int:
     return services.cull_idle_sessions()
 
 
-@shared_task(name="labsessions.sync_usage", autoretry_for=(SlurmError,), retry_backoff=True, max_retries=3)
+@shared_task(
+    name="labsessions.sync_usage", autoretry_for=(SlurmError,), retry_backoff=True, max_retries=3
+)
 def sync_usage() -> int:
     return services.sync_usage()

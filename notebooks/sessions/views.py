@@ -26,21 +26,39 @@ from .models import LIVE_STATES, CohortGpuBudget, GpuUsage, LabSession, SessionS
 
 
 def _card(request: AuthedRequest, lab, session: LabSession | None, error: str = "") -> HttpResponse:  # type: ignore[no-untyped-def]
-    budgets = services.budgets_for(user=request.user, run=lab.run,
-                                   cohort=session.cohort if session else services._cohort_of(request.user, lab.run))
+    budgets = services.budgets_for(
+        user=request.user,
+        run=lab.run,
+        cohort=session.cohort if session else services._cohort_of(request.user, lab.run),
+    )
     live = session is not None and session.is_live
     running = session is not None and session.state == SessionState.RUNNING
     poll = 3 if live and not running else (30 if live else 0)
-    return render(request, "sessions/_card.html", {
-        "lab": lab, "session": session, "error": error, "budgets": budgets, "poll": poll,
-        "connect_url": services.connect_url(session) if session and session.state == SessionState.RUNNING else "",
-        "profile": lab.resource_profile, "extend_minutes": settings.SESSION_EXTEND_MINUTES,
-    })
+    return render(
+        request,
+        "sessions/_card.html",
+        {
+            "lab": lab,
+            "session": session,
+            "error": error,
+            "budgets": budgets,
+            "poll": poll,
+            "connect_url": services.connect_url(session)
+            if session and session.state == SessionState.RUNNING
+            else "",
+            "profile": lab.resource_profile,
+            "extend_minutes": settings.SESSION_EXTEND_MINUTES,
+        },
+    )
 
 
 def _latest(user, lab) -> LabSession | None:  # type: ignore[no-untyped-def]
-    return (LabSession.objects.filter(user=user, lab=lab).select_related("user", "lab", "run")
-            .order_by("-requested_at").first())
+    return (
+        LabSession.objects.filter(user=user, lab=lab)
+        .select_related("user", "lab", "run")
+        .order_by("-requested_at")
+        .first()
+    )
 
 
 @login_required
@@ -50,7 +68,9 @@ def session_card(request: AuthedRequest, lab_id: int) -> HttpResponse:
     session = _latest(request.user, lab)
     if session is not None and session.is_live:
         stale = session.refreshed_at is None or (
-            timezone.now() - session.refreshed_at > timedelta(seconds=settings.SESSION_REFRESH_SECONDS))
+            timezone.now() - session.refreshed_at
+            > timedelta(seconds=settings.SESSION_REFRESH_SECONDS)
+        )
         if stale:
             session = services.session_refresh(session)
     return _card(request, lab, session)
@@ -108,7 +128,9 @@ def session_submit(request: AuthedRequest, pk: int) -> HttpResponse:
         return _card(request, session.lab, session, error=str(exc) or _("Not allowed."))
     except ValidationError as exc:
         return _card(request, session.lab, session, error=" ".join(exc.messages))
-    messages.success(request, _("Submitted from your session (attempt %(n)d).") % {"n": submission.attempt})
+    messages.success(
+        request, _("Submitted from your session (attempt %(n)d).") % {"n": submission.attempt}
+    )
     response = HttpResponse(status=204)
     response["HX-Redirect"] = request.build_absolute_uri(f"/labs/{session.lab_id}/")
     return response
@@ -130,8 +152,13 @@ def gpu_usage(request: AuthedRequest, run_id: int) -> HttpResponse:
         budgets = budgets.filter(cohort__institution_id__in=admin_of)
         if not budgets.exists() and not usage.exists():
             raise Http404
-    daily = (usage.exclude(started_at=None).annotate(day=TruncDate("started_at"))
-             .values("day", "cohort__name").annotate(s=Sum("gpu_seconds")).order_by("day"))
+    daily = (
+        usage.exclude(started_at=None)
+        .annotate(day=TruncDate("started_at"))
+        .values("day", "cohort__name")
+        .annotate(s=Sum("gpu_seconds"))
+        .order_by("day")
+    )
     series: dict[str, dict[str, float]] = {}
     days: list[str] = []
     for row in daily:
@@ -148,17 +175,35 @@ def gpu_usage(request: AuthedRequest, run_id: int) -> HttpResponse:
             points.append(round(total, 3))
         cumulative[name] = points
     by_cohort = {b.cohort.name: float(b.gpu_hours) for b in budgets}
-    totals = (usage.values("cohort__name").annotate(s=Sum("gpu_seconds")).order_by("cohort__name"))
-    rows = [{"cohort": t["cohort__name"] or _("No cohort"), "used": t["s"] / 3600,
-             "budget": by_cohort.get(t["cohort__name"])} for t in totals]
+    totals = usage.values("cohort__name").annotate(s=Sum("gpu_seconds")).order_by("cohort__name")
+    rows = [
+        {
+            "cohort": t["cohort__name"] or _("No cohort"),
+            "used": t["s"] / 3600,
+            "budget": by_cohort.get(t["cohort__name"]),
+        }
+        for t in totals
+    ]
     live = LabSession.objects.filter(run=run, state__in=LIVE_STATES).count()
-    chart = {"days": days, "series": cumulative, "budget": float(run.gpu_budget_hours or 0),
-             "cohort_budgets": by_cohort,
-             "labels": {"budget": _("Budget"), "gpu_hours": _("GPU-hours")}}
-    return render(request, "sessions/gpu_usage.html", {
-        "run": run, "rows": rows, "chart": chart, "live": live,
-        "total": sum(r["used"] for r in rows), "saved": (LabSession.objects.filter(run=run)
-                                                        .aggregate(s=Sum("gpu_seconds_saved"))["s"] or 0) / 3600,
-    })
-
-
+    chart = {
+        "days": days,
+        "series": cumulative,
+        "budget": float(run.gpu_budget_hours or 0),
+        "cohort_budgets": by_cohort,
+        "labels": {"budget": _("Budget"), "gpu_hours": _("GPU-hours")},
+    }
+    return render(
+        request,
+        "sessions/gpu_usage.html",
+        {
+            "run": run,
+            "rows": rows,
+            "chart": chart,
+            "live": live,
+            "total": sum(r["used"] for r in rows),
+            "saved": (
+                LabSession.objects.filter(run=run).aggregate(s=Sum("gpu_seconds_saved"))["s"] or 0
+            )
+            / 3600,
+        },
+    )

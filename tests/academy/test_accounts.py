@@ -84,7 +84,11 @@ def test_password_change_needs_the_old_password(client):
     client.force_login(user)
     response = client.post(
         "/accounts/password_change/",
-        {"old_password": "wrong", "new_password1": "x-new-passphrase-1", "new_password2": "x-new-passphrase-1"},
+        {
+            "old_password": "wrong",
+            "new_password1": "x-new-passphrase-1",
+            "new_password2": "x-new-passphrase-1",
+        },
     )
     assert response.status_code == 200
     user.refresh_from_db()
@@ -92,20 +96,32 @@ def test_password_change_needs_the_old_password(client):
 
 
 @pytest.mark.django_db
-def test_an_admin_invites_and_the_invitee_sets_a_password(client, people, django_capture_on_commit_callbacks):
+def test_an_admin_invites_and_the_invitee_sets_a_password(
+    client, people, django_capture_on_commit_callbacks
+):
     client.force_login(people.admin_a)
     with django_capture_on_commit_callbacks(execute=True):
         response = client.post(
             "/institutions/uni-a/invite/",
-            {"email": "New.Person@Example.org", "role": Role.STUDENT, "cohort": people.cohort_a.pk,
-             "first_name": "New", "last_name": "Person"},
+            {
+                "email": "New.Person@Example.org",
+                "role": Role.STUDENT,
+                "cohort": people.cohort_a.pk,
+                "first_name": "New",
+                "last_name": "Person",
+            },
         )
     assert response.status_code == 302
     assert len(mail.outbox) == 1
     link = re.search(r"https?://[^/]+(/invitations/\S+/)", mail.outbox[0].body).group(1)
     client.logout()
     response = client.post(
-        link, {"username": "newperson", "password1": "Fresh-passphrase-9", "password2": "Fresh-passphrase-9"}
+        link,
+        {
+            "username": "newperson",
+            "password1": "Fresh-passphrase-9",
+            "password2": "Fresh-passphrase-9",
+        },
     )
     assert response.status_code == 302, response.content
     user = User.objects.get(username="newperson")
@@ -120,7 +136,9 @@ def test_an_admin_invites_and_the_invitee_sets_a_password(client, people, django
 
 @pytest.mark.django_db
 def test_an_expired_invitation_is_refused(client, people, settings):
-    invitation = services.invitation_create(actor=people.admin_a, institution=people.inst_a, email="x@example.org")
+    invitation = services.invitation_create(
+        actor=people.admin_a, institution=people.inst_a, email="x@example.org"
+    )
     token = services.invitation_token(invitation)
     settings.INVITATION_MAX_AGE = -1
     response = client.get(f"/invitations/{token}/")
@@ -137,6 +155,8 @@ def test_a_forged_invitation_is_refused(client, people):
 @pytest.mark.django_db
 def test_admin_of_another_institution_cannot_invite_there(client, people):
     client.force_login(people.admin_b)
-    response = client.post("/institutions/uni-a/invite/", {"email": "x@example.org", "role": "student"})
+    response = client.post(
+        "/institutions/uni-a/invite/", {"email": "x@example.org", "role": "student"}
+    )
     assert response.status_code == 404
     assert not Invitation.objects.exists()

@@ -40,12 +40,20 @@ def test_every_list_endpoint_answers_without_error(people, role):
         {"institution": "uni-a"},
         {"institution": "uni-a", "name": "", "intake_year": "soon"},
         {"institution": "uni-a", "name": "X" * 500, "intake_year": 2027},
-        {"institution": "uni-a", "name": "X", "intake_year": 2027, "starts_on": "2027-05-01", "ends_on": "2027-01-01"},
+        {
+            "institution": "uni-a",
+            "name": "X",
+            "intake_year": 2027,
+            "starts_on": "2027-05-01",
+            "ends_on": "2027-01-01",
+        },
         {"institution": ["uni-a"], "name": {"a": 1}, "intake_year": None},
     ],
 )
 def test_bad_payloads_get_field_errors_not_500(people, payload):
-    response = client_for(people, "admin_a").post("/api/v1/cohorts/", payload, content_type="application/json")
+    response = client_for(people, "admin_a").post(
+        "/api/v1/cohorts/", payload, content_type="application/json"
+    )
     assert response.status_code == 400, response.content
     assert isinstance(response.json(), dict) and response.json()
 
@@ -53,5 +61,6 @@ def test_bad_payloads_get_field_errors_not_500(people, payload):
 @pytest.mark.django_db
 def test_malformed_json_is_a_400(people):
     response = client_for(people, "admin_a").post(
-        "/api/v1/cohorts/", "{not json", content_type="application/json")
+        "/api/v1/cohorts/", "{not json", content_type="application/json"
+    )
     assert response.status_code == 400

@@ -10,7 +10,8 @@ from academy.models import AuditEvent
 def test_services_write_who_what_where(client, people):
     client.force_login(people.admin_a)
     response = client.post(
-        "/institutions/uni-a/cohorts/new/", {"name": "Night school", "intake_year": 2027},
+        "/institutions/uni-a/cohorts/new/",
+        {"name": "Night school", "intake_year": 2027},
         REMOTE_ADDR="10.1.2.3",
     )
     assert response.status_code == 302

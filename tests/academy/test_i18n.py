@@ -13,15 +13,21 @@ import polib
 import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
-CATALOGUES = {lang: ROOT / "locale" / lang / "LC_MESSAGES" / "django.po" for lang in ("sr", "sr_Latn")}
+CATALOGUES = {
+    lang: ROOT / "locale" / lang / "LC_MESSAGES" / "django.po" for lang in ("sr", "sr_Latn")
+}
 
 
 @pytest.mark.parametrize("lang", sorted(CATALOGUES))
 def test_every_message_is_translated(lang):
     catalogue = polib.pofile(str(CATALOGUES[lang]))
-    missing = [e.msgid for e in catalogue if not e.obsolete and (not e.translated() or "fuzzy" in e.flags)]
+    missing = [
+        e.msgid for e in catalogue if not e.obsolete and (not e.translated() or "fuzzy" in e.flags)
+    ]
     assert not missing, f"{len(missing)} untranslated in {lang}: {missing[:20]}"
-    assert (CATALOGUES[lang].with_suffix(".mo")).stat().st_mtime >= CATALOGUES[lang].stat().st_mtime - 1
+    assert (CATALOGUES[lang].with_suffix(".mo")).stat().st_mtime >= CATALOGUES[
+        lang
+    ].stat().st_mtime - 1
 
 
 def test_latin_is_the_transliteration_of_cyrillic():
@@ -39,14 +45,26 @@ def test_the_catalogue_holds_every_string_of_the_code(tmp_path):
     for name in ("academy", "courses", "notebooks", "templates", "manage.py"):
         src = ROOT / name
         if src.is_dir():
-            shutil.copytree(src, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__", "*.mo"))
+            shutil.copytree(
+                src, tmp_path / name, ignore=shutil.ignore_patterns("__pycache__", "*.mo")
+            )
         else:
             shutil.copy(src, tmp_path / name)
     (tmp_path / "locale").mkdir()
-    env = {**os.environ, "DEBUG": "1", "DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite3",
-           "ACADEMY_VAR_DIR": str(tmp_path / "var")}
-    subprocess.run([sys.executable, "manage.py", "makemessages", "-l", "sr", "--no-location"],
-                   cwd=tmp_path, env=env, check=True, capture_output=True, timeout=300)
+    env = {
+        **os.environ,
+        "DEBUG": "1",
+        "DATABASE_URL": f"sqlite:///{tmp_path}/x.sqlite3",
+        "ACADEMY_VAR_DIR": str(tmp_path / "var"),
+    }
+    subprocess.run(
+        [sys.executable, "manage.py", "makemessages", "-l", "sr", "--no-location"],
+        cwd=tmp_path,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
     extracted = {e.msgid for e in polib.pofile(str(tmp_path / "locale/sr/LC_MESSAGES/django.po"))}
     known = {e.msgid for e in polib.pofile(str(CATALOGUES["sr"])) if not e.obsolete}
     new = sorted(extracted - known)

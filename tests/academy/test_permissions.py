@@ -136,7 +136,9 @@ def test_creating_a_cohort_needs_admin_rights_there(people, role, status):
 def test_patching_another_institutions_cohort_is_404(people):
     client = client_for(people, "admin_b")
     response = client.patch(
-        f"/api/v1/cohorts/{people.cohort_a.pk}/", {"name": "Hacked"}, content_type="application/json"
+        f"/api/v1/cohorts/{people.cohort_a.pk}/",
+        {"name": "Hacked"},
+        content_type="application/json",
     )
     assert response.status_code == 404
     people.cohort_a.refresh_from_db()

@@ -31,7 +31,9 @@ PAGES = [
 
 @pytest.mark.django_db
 @pytest.mark.parametrize(("url", "actor", "queries"), PAGES)
-def test_query_count_does_not_grow_with_rows(client, people, django_assert_num_queries, url, actor, queries):
+def test_query_count_does_not_grow_with_rows(
+    client, people, django_assert_num_queries, url, actor, queries
+):
     client.force_login(getattr(people, actor))
     grow(people, 3)
     with django_assert_num_queries(queries):

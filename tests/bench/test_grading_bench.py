@@ -34,7 +34,7 @@ from notebooks.grader.validate import parse
 from notebooks.models import GradingRun, GradingRunStatus, Submission, SubmissionStatus
 from notebooks.tasks import grade_submission
 from tests.factories import UserFactory
-from tests.lab_fixtures import CONFORMANCE, lab_setup  # noqa: F401 - a fixture
+from tests.lab_fixtures import CONFORMANCE
 from tests.worker import ROOT, Worker, wait_for
 
 N = int(os.environ.get("BENCH_GRADING_N", "100"))
@@ -189,7 +189,7 @@ def _nbgrader(students: list[str]):  # type: ignore[no-untyped-def]
 
 @pytest.mark.bench
 @pytest.mark.django_db(transaction=True)
-def test_grading_throughput_vs_nbgrader(lab_setup, monkeypatch):  # noqa: F811
+def test_grading_throughput_vs_nbgrader(lab_setup, monkeypatch):
     lab = lab_setup.lab
     # Enqueue by hand, all at once, so the clock starts at the first enqueue.
     queued: list[tuple[int, int]] = []

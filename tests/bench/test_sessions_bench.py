@@ -17,7 +17,6 @@ from courses.models import Enrolment, EnrolmentState
 from notebooks.sessions import clients, services
 from notebooks.sessions.models import LabSession, SessionState
 from tests.factories import UserFactory
-from tests.lab_fixtures import lab_setup, stop_sessions_after  # noqa: F401 - fixtures
 from tests.worker import Worker
 
 
@@ -36,6 +35,7 @@ class TimedHub:
                 return method(*args, **kwargs)
             finally:
                 self.seconds += time.perf_counter() - t0
+
         return timed
 
 
@@ -50,7 +50,7 @@ def students(run, n):  # type: ignore[no-untyped-def]
 
 @pytest.mark.bench
 @pytest.mark.django_db(transaction=True)
-def test_open_lab_overhead(lab_setup):  # noqa: F811
+def test_open_lab_overhead(lab_setup):
     lab_setup.run.gpu_hours_per_student = None
     lab_setup.run.gpu_budget_hours = None
     lab_setup.run.save()
@@ -75,17 +75,19 @@ def test_open_lab_overhead(lab_setup):  # noqa: F811
         hub_ms.append(timed.seconds * 1000)
         services.session_stop(actor=user, session=LabSession.objects.get(pk=session.pk))
     overhead = [r + t for r, t in zip(request_ms, task_overhead_ms, strict=True)]
-    print(f"\nOpen lab, 5 students, real hub + SlurmSpawner:"
-          f"\n  web request (record + budget check) median {statistics.median(request_ms):.1f} ms"
-          f"\n  start task outside the hub calls median {statistics.median(task_overhead_ms):.1f} ms"
-          f"\n  hub calls (ensure user + spawn POST) median {statistics.median(hub_ms):.0f} ms"
-          f"\n  Academy overhead beyond the hub: median {statistics.median(overhead):.1f} ms, "
-          f"max {max(overhead):.1f} ms (target < 500 ms)")
+    print(
+        f"\nOpen lab, 5 students, real hub + SlurmSpawner:"
+        f"\n  web request (record + budget check) median {statistics.median(request_ms):.1f} ms"
+        f"\n  start task outside the hub calls median {statistics.median(task_overhead_ms):.1f} ms"
+        f"\n  hub calls (ensure user + spawn POST) median {statistics.median(hub_ms):.0f} ms"
+        f"\n  Academy overhead beyond the hub: median {statistics.median(overhead):.1f} ms, "
+        f"max {max(overhead):.1f} ms (target < 500 ms)"
+    )
 
 
 @pytest.mark.bench
 @pytest.mark.django_db(transaction=True)
-def test_twenty_concurrent_starts(lab_setup):  # noqa: F811
+def test_twenty_concurrent_starts(lab_setup):
     lab_setup.run.gpu_hours_per_student = None
     lab_setup.run.gpu_budget_hours = 15  # 20 one-GPU-hour sessions: the last five are refused
     lab_setup.run.save()
@@ -110,7 +112,9 @@ def test_twenty_concurrent_starts(lab_setup):  # noqa: F811
             deadline = time.monotonic() + 600
             while len(seen_running) < len(opened) and time.monotonic() < deadline:
                 states = Counter()
-                for s in LabSession.objects.filter(pk__in=[o.pk for o in opened]).select_related("user", "lab"):
+                for s in LabSession.objects.filter(pk__in=[o.pk for o in opened]).select_related(
+                    "user", "lab"
+                ):
                     s = services.session_refresh(s)
                     states[s.state] += 1
                     if s.state == SessionState.RUNNING and s.pk not in seen_running:
@@ -122,10 +126,15 @@ def test_twenty_concurrent_starts(lab_setup):  # noqa: F811
                 time.sleep(1)
         finally:
             app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
-    final = Counter(LabSession.objects.filter(pk__in=[o.pk for o in opened]).values_list("state", flat=True))
+    final = Counter(
+        LabSession.objects.filter(pk__in=[o.pk for o in opened]).values_list("state", flat=True)
+    )
     failed = final.get(SessionState.FAILED, 0)
-    print(f"\n20 concurrent starts on one node (2 CPUs, 4 GPUs), budget for 15:"
-          f"\n  refused before any job: {refused}; started: {len(opened)}"
-          f"\n  ran (then stopped): {len(seen_running) - failed}; failed: {failed}; lost: {len(opened) - len(seen_running)}"
-          f"\n  most shown as queued at once: {max_queued}"
-          f"\n  all done in {time.monotonic() - t0:.0f} s; final states {dict(final)}")
+    print(
+        f"\n20 concurrent starts on one node (2 CPUs, 4 GPUs), budget for 15:"
+        f"\n  refused before any job: {refused}; started: {len(opened)}"
+        f"\n  ran (then stopped): {len(seen_running) - failed}; failed: {failed}; "
+        f"lost: {len(opened) - len(seen_running)}"
+        f"\n  most shown as queued at once: {max_queued}"
+        f"\n  all done in {time.monotonic() - t0:.0f} s; final states {dict(final)}"
+    )

@@ -17,31 +17,56 @@ from academy.celery import app
 from courses.models import Enrolment, EnrolmentState
 from notebooks.sessions.models import LabSession
 from tests.factories import PASSWORD, UserFactory
-from tests.lab_fixtures import lab_setup, stop_sessions_after  # noqa: F401 - fixtures
 from tests.worker import Worker, wait_for
 
 
 def sh(*cmd: str) -> str:
-    return subprocess.run(cmd, capture_output=True, text=True, timeout=30, check=False).stdout.strip()
+    return subprocess.run(
+        cmd, capture_output=True, text=True, timeout=30, check=False
+    ).stdout.strip()
 
 
 @pytest.mark.browser
 @pytest.mark.integration
 @pytest.mark.django_db(transaction=True)
-def test_open_lab_queued_running_connect_without_second_login(page: Page, live_server, lab_setup, artifacts, stop_sessions_after):  # noqa: F811
-    for var in ("ACADEMY_HUB_OAUTH_CLIENT_ID", "ACADEMY_HUB_OAUTH_CLIENT_SECRET", "ACADEMY_HUB_OAUTH_CALLBACK_URL"):
+def test_open_lab_queued_running_connect_without_second_login(
+    page: Page, live_server, lab_setup, artifacts, stop_sessions_after
+):
+    for var in (
+        "ACADEMY_HUB_OAUTH_CLIENT_ID",
+        "ACADEMY_HUB_OAUTH_CLIENT_SECRET",
+        "ACADEMY_HUB_OAUTH_CALLBACK_URL",
+    ):
         if not os.environ.get(var):
-            pytest.fail(f"{var} is not set: run the suite through `make test` (ops/test-services.sh)")
+            pytest.fail(
+                f"{var} is not set: run the suite through `make test` (ops/test-services.sh)"
+            )
     if not settings.HUB_API_TOKEN:
         pytest.fail("ACADEMY_HUB_API_TOKEN is not set: the hub stack is not up")
-    call_command("ensure_hub_client", client_id=os.environ["ACADEMY_HUB_OAUTH_CLIENT_ID"],
-                 client_secret=os.environ["ACADEMY_HUB_OAUTH_CLIENT_SECRET"],
-                 redirect_uri=os.environ["ACADEMY_HUB_OAUTH_CALLBACK_URL"])
+    call_command(
+        "ensure_hub_client",
+        client_id=os.environ["ACADEMY_HUB_OAUTH_CLIENT_ID"],
+        client_secret=os.environ["ACADEMY_HUB_OAUTH_CLIENT_SECRET"],
+        redirect_uri=os.environ["ACADEMY_HUB_OAUTH_CALLBACK_URL"],
+    )
     student = UserFactory(username=f"ui{uuid.uuid4().hex[:8]}")
     Enrolment.objects.create(run=lab_setup.run, user=student, state=EnrolmentState.ACTIVE)
 
     # Fill the node's CPUs so that the lab's job has to queue first.
-    blocker = sh("sbatch", "--parsable", "-o", "/dev/null", "-p", "cpu", "-c", "2", "-t", "5", "--wrap", "sleep 300")
+    blocker = sh(
+        "sbatch",
+        "--parsable",
+        "-o",
+        "/dev/null",
+        "-p",
+        "cpu",
+        "-c",
+        "2",
+        "-t",
+        "5",
+        "--wrap",
+        "sleep 300",
+    )
     assert blocker.isdigit(), blocker
     try:
         with Worker(concurrency=1) as worker:
@@ -76,8 +101,11 @@ def test_open_lab_queued_running_connect_without_second_login(page: Page, live_s
                 session = LabSession.objects.get(user=student)
                 page.click("#session-stop")
                 expect(card).not_to_have_attribute("data-state", "running", timeout=30_000)
-                wait_for(lambda: sh("squeue", "-h", "-j", session.slurm_job_id) == "", timeout=30,
-                         what="the job to leave the queue")
+                wait_for(
+                    lambda: sh("squeue", "-h", "-j", session.slurm_job_id) == "",
+                    timeout=30,
+                    what="the job to leave the queue",
+                )
             finally:
                 app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
     finally:

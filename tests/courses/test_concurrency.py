@@ -15,7 +15,8 @@ SEATS, STUDENTS = 10, 50
 def _require_postgresql() -> None:
     if connection.vendor != "postgresql":
         pytest.fail(
-            f"This test needs PostgreSQL (row locks under real concurrency), not {connection.vendor}: "
+            "This test needs PostgreSQL (row locks under real concurrency), "
+            f"not {connection.vendor}: "
             "run it with DATABASE_URL=postgresql://postgres@127.0.0.1:5432/academy"
         )
 

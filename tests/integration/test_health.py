@@ -22,7 +22,9 @@ def test_healthz_is_degraded_without_a_worker(client):
 
 @pytest.mark.django_db
 def test_healthz_reports_a_stale_heartbeat(client, settings):
-    WorkerHeartbeat.objects.create(worker="w1", seen_at=timezone.now() - timezone.timedelta(minutes=10))
+    WorkerHeartbeat.objects.create(
+        worker="w1", seen_at=timezone.now() - timezone.timedelta(minutes=10)
+    )
     body = client.get("/healthz").json()
     assert body["checks"]["worker"]["ok"] is False
     assert body["checks"]["worker"]["last_seen_seconds"] >= 600

@@ -3,7 +3,6 @@ from __future__ import annotations
 import pytest
 
 from notebooks.sessions import clients
-from tests.lab_fixtures import lab_setup  # noqa: F401 - a fixture
 
 from .fakes import FakeHub, FakeSlurm
 

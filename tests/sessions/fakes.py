@@ -33,8 +33,11 @@ class FakeHub:
             raise HubError(400, "unknown option")
         self.starts.append((user, server, options))
         self.next_job += 1
-        self.servers[(user, server)] = {"status": self.start_as, "job_id": str(self.next_job),
-                                        "url": f"/user/{user}/{server}/"}
+        self.servers[(user, server)] = {
+            "status": self.start_as,
+            "job_id": str(self.next_job),
+            "url": f"/user/{user}/{server}/",
+        }
         return self.server_state(user, server)
 
     def server_state(self, user: str, server: str) -> ServerState:
@@ -42,11 +45,17 @@ class FakeHub:
         model = self.servers.get((user, server))
         if model is None:
             return ServerState(status="stopped")
-        return ServerState(status=model["status"], url=model["url"], job_id=model["job_id"],
-                           started=datetime.now(UTC).isoformat(),
-                           last_activity=model.get("last_activity"))
+        return ServerState(
+            status=model["status"],
+            url=model["url"],
+            job_id=model["job_id"],
+            started=datetime.now(UTC).isoformat(),
+            last_activity=model.get("last_activity"),
+        )
 
-    def stop_server(self, user: str, server: str, wait: float = 0, remove: bool = False) -> ServerState:
+    def stop_server(
+        self, user: str, server: str, wait: float = 0, remove: bool = False
+    ) -> ServerState:
         self._check()
         self.servers.pop((user, server), None)
         return ServerState(status="stopped")
@@ -73,7 +82,9 @@ class FakeSlurm:
         self.extended: list[tuple[str, int]] = []
 
     def queue_info(self, job_id: str) -> QueueInfo:
-        return self.queue.get(str(job_id)) or QueueInfo(str(job_id), "RUNNING", "None", "", None, "gpu-node-1")
+        return self.queue.get(str(job_id)) or QueueInfo(
+            str(job_id), "RUNNING", "None", "", None, "gpu-node-1"
+        )
 
     def job(self, job_id: str) -> JobRecord | None:
         return next((r for r in self.records if r.job_id == str(job_id)), None)

@@ -22,15 +22,25 @@ def opened(setup, hub):  # type: ignore[no-untyped-def]
     return services.session_start(session_id=session.pk)
 
 
-def test_opening_records_the_request_and_the_task_starts_a_gpu_server(lab_setup, fake_hub, fake_slurm):
+def test_opening_records_the_request_and_the_task_starts_a_gpu_server(
+    lab_setup, fake_hub, fake_slurm
+):
     session = services.session_open(actor=lab_setup.student, lab=lab_setup.lab)
     assert session.state == SessionState.REQUESTED
     assert fake_hub.starts == []  # the web request does not talk to the hub
-    fake_slurm.queue["101"] = QueueInfo("101", "PENDING", "Resources", "All GPUs are busy.", None, "")
+    fake_slurm.queue["101"] = QueueInfo(
+        "101", "PENDING", "Resources", "All GPUs are busy.", None, ""
+    )
     session = services.session_start(session_id=session.pk)
     user, server, options = fake_hub.starts[0]
     assert (user, server) == ("student", f"lab-{lab_setup.lab.pk}")
-    assert options == {"partition": "gpu", "gpus": 1, "cpus": 1, "memory": "2G", "runtime": "01:00:00"}
+    assert options == {
+        "partition": "gpu",
+        "gpus": 1,
+        "cpus": 1,
+        "memory": "2G",
+        "runtime": "01:00:00",
+    }
     assert session.state == SessionState.QUEUED
     assert session.pending_reason == "All GPUs are busy."
     assert session.slurm_job_id == "101"
@@ -45,7 +55,7 @@ def test_a_ready_server_runs_and_gets_the_student_version(lab_setup, fake_hub, f
     assert session.state == SessionState.RUNNING
     assert session.node == "gpu-node-1"
     assert session.ends_at - session.started_at == timedelta(minutes=60)
-    (key, notebook), = fake_hub.files.items()
+    ((key, notebook),) = fake_hub.files.items()
     assert key[2] == services.notebook_path_for(lab_setup.lab)
     text = str(notebook)
     assert "BEGIN SOLUTION" not in text and "YOUR CODE HERE" in text
@@ -77,15 +87,26 @@ def test_over_the_student_cap_is_refused_before_any_job(lab_setup, fake_hub, fak
 
 
 def test_used_gpu_time_and_a_cohort_budget_count(lab_setup, fake_hub, fake_slurm):
-    CohortGpuBudget.objects.create(run=lab_setup.run, cohort=lab_setup.people.cohort_a, gpu_hours=Decimal("1.5"))
-    GpuUsage.objects.create(job_id="1", user=lab_setup.people.instructor, run=lab_setup.run,
-                            cohort=lab_setup.people.cohort_a, gpus=1, elapsed_seconds=3600, gpu_seconds=3600,
-                            finished=True)
+    CohortGpuBudget.objects.create(
+        run=lab_setup.run, cohort=lab_setup.people.cohort_a, gpu_hours=Decimal("1.5")
+    )
+    GpuUsage.objects.create(
+        job_id="1",
+        user=lab_setup.people.instructor,
+        run=lab_setup.run,
+        cohort=lab_setup.people.cohort_a,
+        gpus=1,
+        elapsed_seconds=3600,
+        gpu_seconds=3600,
+        finished=True,
+    )
     with pytest.raises(services.SessionRefused, match="cohort"):
         services.session_open(actor=lab_setup.student, lab=lab_setup.lab)
 
 
-def test_the_hub_being_down_fails_the_session_with_a_clear_message(client, lab_setup, fake_hub, fake_slurm):
+def test_the_hub_being_down_fails_the_session_with_a_clear_message(
+    client, lab_setup, fake_hub, fake_slurm
+):
     fake_hub.down = True
     session = opened(lab_setup, fake_hub)
     assert session.state == SessionState.FAILED
@@ -100,8 +121,20 @@ def test_a_killed_job_shows_failed_with_slurms_word(lab_setup, fake_hub, fake_sl
     fake_hub.start_as = "ready"
     session = opened(lab_setup, fake_hub)
     fake_hub.servers.clear()  # the job died; the hub noticed
-    fake_slurm.records.append(JobRecord(session.slurm_job_id, "student", "training", "gpu", "CANCELLED",
-                                        "CANCELLED by 0", None, None, 12, 1))
+    fake_slurm.records.append(
+        JobRecord(
+            session.slurm_job_id,
+            "student",
+            "training",
+            "gpu",
+            "CANCELLED",
+            "CANCELLED by 0",
+            None,
+            None,
+            12,
+            1,
+        )
+    )
     session = services.session_refresh(session)
     assert session.state == SessionState.FAILED
     assert "CANCELLED by 0" in session.failure_reason
@@ -150,21 +183,43 @@ def test_usage_is_synced_from_accounting_and_joined_to_the_student(lab_setup, fa
     fake_hub.start_as = "ready"
     session = opened(lab_setup, fake_hub)
     services.session_stop(actor=lab_setup.student, session=session)
-    fake_slurm.records.append(JobRecord(session.slurm_job_id, "student", "training", "gpu", "CANCELLED",
-                                        "CANCELLED by 0", datetime.now(UTC), datetime.now(UTC), 600, 1))
+    fake_slurm.records.append(
+        JobRecord(
+            session.slurm_job_id,
+            "student",
+            "training",
+            "gpu",
+            "CANCELLED",
+            "CANCELLED by 0",
+            datetime.now(UTC),
+            datetime.now(UTC),
+            600,
+            1,
+        )
+    )
     assert services.sync_usage() == 1
     usage = GpuUsage.objects.get()
-    assert (usage.user, usage.run, usage.cohort) == (lab_setup.student, lab_setup.run, lab_setup.people.cohort_a)
+    assert (usage.user, usage.run, usage.cohort) == (
+        lab_setup.student,
+        lab_setup.run,
+        lab_setup.people.cohort_a,
+    )
     assert usage.gpu_seconds == 600
-    budget = services.budgets_for(user=lab_setup.student, run=lab_setup.run, cohort=lab_setup.people.cohort_a)[0]
+    budget = services.budgets_for(
+        user=lab_setup.student, run=lab_setup.run, cohort=lab_setup.people.cohort_a
+    )[0]
     assert budget.used_seconds == 600
 
 
-def test_idle_sessions_are_culled_and_the_saving_recorded(lab_setup, fake_hub, fake_slurm, settings):
+def test_idle_sessions_are_culled_and_the_saving_recorded(
+    lab_setup, fake_hub, fake_slurm, settings
+):
     settings.SESSION_IDLE_MINUTES = 10
     fake_hub.start_as = "ready"
     session = opened(lab_setup, fake_hub)
-    LabSession.objects.filter(pk=session.pk).update(last_activity_at=timezone.now() - timedelta(minutes=20))
+    LabSession.objects.filter(pk=session.pk).update(
+        last_activity_at=timezone.now() - timedelta(minutes=20)
+    )
     assert services.cull_idle_sessions() == 1
     session.refresh_from_db()
     assert session.state == SessionState.ENDED and session.ended_reason == "idle"
@@ -180,8 +235,17 @@ def test_the_card_shows_running_with_connect(client, lab_setup, fake_hub, fake_s
 
 
 def test_the_burn_down_page_is_for_staff_and_admins(client, lab_setup, fake_hub, fake_slurm):
-    GpuUsage.objects.create(job_id="9", user=lab_setup.student, run=lab_setup.run, cohort=lab_setup.people.cohort_a,
-                            gpus=1, elapsed_seconds=7200, gpu_seconds=7200, started_at=timezone.now(), finished=True)
+    GpuUsage.objects.create(
+        job_id="9",
+        user=lab_setup.student,
+        run=lab_setup.run,
+        cohort=lab_setup.people.cohort_a,
+        gpus=1,
+        elapsed_seconds=7200,
+        gpu_seconds=7200,
+        started_at=timezone.now(),
+        finished=True,
+    )
     for who, status in [("instructor", 200), ("admin_a", 200), ("student", 404), ("admin_b", 404)]:
         client.force_login(getattr(lab_setup.people, who))
         response = client.get(f"/runs/{lab_setup.run.pk}/gpu/")

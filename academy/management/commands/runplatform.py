@@ -58,7 +58,10 @@ class Command(BaseCommand):
         if local_hub:
             self.stdout.write(f"Lab sessions: local JupyterHub at {env['ACADEMY_HUB_URL']}/")
         else:
-            self.stdout.write("Lab sessions: no JupyterHub configured (see README, 'Running it on a real cluster').")
+            self.stdout.write(
+                "Lab sessions: no JupyterHub configured "
+                "(see README, 'Running it on a real cluster')."
+            )
         self.stdout.write("Press Ctrl-C to stop.\n")
         stopping = False
 
