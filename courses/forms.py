@@ -54,3 +54,29 @@ class CopyContentForm(forms.Form):
         source = self.fields["source"]
         assert isinstance(source, forms.ModelChoiceField)
         source.queryset = sources
+
+
+class CapacityForm(forms.Form):
+    capacity = forms.IntegerField(
+        label=_("Seats"),
+        min_value=0,
+        required=False,
+        help_text=_("Empty: no limit. More seats promote people from the waitlist at once."),
+    )
+
+
+class InviteCodeForm(forms.Form):
+    code = forms.CharField(
+        label=_("Code"),
+        max_length=40,
+        required=False,
+        help_text=_("Empty: a random code."),
+    )
+    expires_at = forms.DateTimeField(
+        label=_("Expires"),
+        required=False,
+        widget=forms.DateTimeInput(attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"),
+    )
+    max_uses = forms.IntegerField(
+        label=_("Maximum uses"), min_value=1, required=False, help_text=_("Empty: no limit.")
+    )

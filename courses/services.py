@@ -475,6 +475,17 @@ def invite_code_create(
     return invite
 
 
+def invite_code_deactivate(*, invite: InviteCode, actor: User) -> InviteCode:
+    """Stop a code from working; enrolments made with it stay."""
+    _require(selectors.can_manage_run(actor, invite.run_id))
+    with transaction.atomic():
+        if invite.is_active:
+            invite.is_active = False
+            invite.save(update_fields=["is_active"])
+            audit(actor, "invite_code.deactivate", invite, run=invite.run_id, uses=invite.uses)
+    return invite
+
+
 def course_create(*, actor: User, **fields: object) -> Course:
     """Operators create courses; ``sectors`` is validated against ``Sector``."""
     _require(is_operator(actor))

@@ -10,6 +10,12 @@ urlpatterns = [
     path("runs/<int:pk>/withdraw/", views.run_withdraw, name="run-withdraw"),
     path("runs/<int:pk>/roster/", views.roster, name="run-roster"),
     path("runs/<int:pk>/roster.csv", views.roster_export, name="run-roster-export"),
+    path("runs/<int:pk>/settings/", views.run_settings, name="run-settings"),
+    path(
+        "invite-codes/<int:pk>/deactivate/",
+        views.invite_code_deactivate,
+        name="invite-code-deactivate",
+    ),
     path("runs/<int:pk>/content/", views.content_edit, name="run-content"),
     path("runs/<int:pk>/content/copy/", views.content_copy, name="run-content-copy"),
     path("modules/<int:pk>/rename/", views.module_rename, name="module-rename"),

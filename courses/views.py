@@ -23,13 +23,21 @@ from academy.models import Cohort, Institution
 from academy.typing import AuthedRequest
 
 from . import authoring, bulk, selectors, services
-from .forms import AttachmentForm, CopyContentForm, LessonForm, ModuleForm
+from .forms import (
+    AttachmentForm,
+    CapacityForm,
+    CopyContentForm,
+    InviteCodeForm,
+    LessonForm,
+    ModuleForm,
+)
 from .markdown import render_markdown
 from .models import (
     Attachment,
     CourseRun,
     Enrolment,
     EnrolmentState,
+    InviteCode,
     Lesson,
     LessonCompletion,
     Level,
@@ -752,3 +760,82 @@ def attachment_remove(request: AuthedRequest, pk: int) -> HttpResponse:
     authoring.attachment_delete(actor=request.user, attachment=attachment)
     messages.success(request, _("File “%(name)s” removed.") % {"name": attachment.name})
     return redirect("lesson-edit", pk=attachment.lesson_id)
+
+
+# --------------------------------------------------------------------------- run settings
+
+
+@login_required
+def run_settings(request: AuthedRequest, pk: int) -> HttpResponse:
+    """Seats and invite codes of a run, for its staff (dates, audience and grading policy are
+    the operators', in Django admin)."""
+    run = _managed_run(request, pk)
+    capacity_form = CapacityForm(initial={"capacity": run.capacity}, prefix="seats")
+    invite_form = InviteCodeForm(prefix="invite")
+    status = 200
+    if request.method == "POST" and request.POST.get("form") == "seats":
+        capacity_form = CapacityForm(request.POST, prefix="seats")
+        if capacity_form.is_valid():
+            before = run.active_count
+            run = services.run_capacity_set(
+                run=run, actor=request.user, capacity=capacity_form.cleaned_data["capacity"]
+            )
+            promoted = run.active_count - before
+            messages.success(
+                request,
+                _("Seats saved.")
+                + (
+                    " " + _("%(n)s person(s) promoted from the waitlist.") % {"n": promoted}
+                    if promoted
+                    else ""
+                ),
+            )
+            return redirect("run-settings", pk=run.pk)
+        status = 400
+    elif request.method == "POST" and request.POST.get("form") == "invite":
+        invite_form = InviteCodeForm(request.POST, prefix="invite")
+        if invite_form.is_valid():
+            data = invite_form.cleaned_data
+            if data["expires_at"] is not None and data["expires_at"] <= timezone.now():
+                invite_form.add_error("expires_at", _("Choose a time in the future."))
+            else:
+                try:
+                    invite = services.invite_code_create(
+                        run=run,
+                        actor=request.user,
+                        code=data["code"],
+                        expires_at=data["expires_at"],
+                        max_uses=data["max_uses"],
+                    )
+                except ValidationError as exc:
+                    invite_form.add_error(None, exc)
+                else:
+                    messages.success(
+                        request, _("Invite code %(code)s created.") % {"code": invite.code}
+                    )
+                    return redirect("run-settings", pk=run.pk)
+        status = 400
+    return render(
+        request,
+        "courses/run_settings.html",
+        {
+            "run": run,
+            "capacity_form": capacity_form,
+            "invite_form": invite_form,
+            "invites": run.invite_codes.select_related("created_by").order_by("-created_at"),
+            "now": timezone.now(),
+            "counts": selectors.roster_state_counts(run),
+        },
+        status=status,
+    )
+
+
+@login_required
+@require_POST
+def invite_code_deactivate(request: AuthedRequest, pk: int) -> HttpResponse:
+    invite = get_object_or_404(InviteCode.objects.select_related("run"), pk=pk)
+    if not selectors.can_manage_run(request.user, invite.run_id):
+        raise Http404
+    services.invite_code_deactivate(invite=invite, actor=request.user)
+    messages.success(request, _("Invite code %(code)s no longer works.") % {"code": invite.code})
+    return redirect("run-settings", pk=invite.run_id)

@@ -193,3 +193,34 @@ def test_instructor_writes_a_lesson_and_a_student_reads_it(
     expect(img).to_be_visible()
     assert img.evaluate("i => i.naturalWidth") == 1  # the file itself was served, not a 403
     expect(page.locator("main")).not_to_contain_text("Edit")
+
+
+def test_instructor_adds_seats_and_an_invite_code(live_server, page: Page, artifacts):
+    institution = InstitutionFactory()
+    instructor = member(institution, Role.INSTRUCTOR, username="seats")
+    run = CourseRunFactory(
+        course=CourseFactory(code="LLM300", title="Fine-tuning LLMs"), capacity=1, policy="invite"
+    )
+    CourseStaffFactory(run=run, user=instructor)
+    services.invite_code_create(run=run, actor=instructor, code="FIRST-WAVE")
+    waiting = [UserFactory(first_name="Wait", last_name=str(i)) for i in range(3)]
+    for user in waiting:
+        services.enrolment_request(run=run, user=user, invite_code="FIRST-WAVE")
+
+    login(page, live_server.url, "seats")
+    page.goto(f"{live_server.url}/teaching/")
+    page.click("text=Settings")
+    expect(page.locator("#seats")).to_contain_text("Waitlisted: 2")
+    page.fill("#id_seats-capacity", "2")
+    page.click("button:has-text('Save seats')")
+    expect(page.locator(".messages")).to_contain_text("1 person(s) promoted from the waitlist.")
+    expect(page.locator("#seats")).to_contain_text("Waitlisted: 1")
+
+    page.fill("#id_invite-code", "SECOND-WAVE")
+    page.fill("#id_invite-max_uses", "25")
+    page.click("button:has-text('Create code')")
+    expect(page.locator("#invite-codes")).to_contain_text("SECOND-WAVE")
+    page.locator("tr:has-text('FIRST-WAVE') button:has-text('Switch off')").click()
+    expect(page.locator("tr:has-text('FIRST-WAVE')")).to_contain_text("Switched off")
+    page.screenshot(path=str(artifacts / "courses-run-settings.png"), full_page=True)
+    assert Enrolment.objects.filter(run=run, state="active").count() == 2

@@ -1,0 +1,89 @@
+"""The run settings page: seats (more seats promote from the waitlist) and invite codes."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from academy.models import AuditEvent
+from courses import services
+from courses.models import Enrolment, InviteCode
+from tests.factories import CourseRunFactory, CourseStaffFactory, UserFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def run(people):  # type: ignore[no-untyped-def]
+    run = CourseRunFactory(capacity=1, policy="invite")
+    CourseStaffFactory(run=run, user=people.instructor)
+    return run
+
+
+def test_only_the_runs_staff_reach_it(client, run, people):
+    invite = services.invite_code_create(run=run, actor=people.instructor)
+    for user in (people.student, people.admin_a, people.outsider):
+        client.force_login(user)
+        assert client.get(f"/runs/{run.pk}/settings/").status_code == 404
+        assert client.post(f"/runs/{run.pk}/settings/", {"form": "seats"}).status_code == 404
+        assert client.post(f"/invite-codes/{invite.pk}/deactivate/").status_code == 404
+    invite.refresh_from_db()
+    assert invite.is_active
+
+
+def test_more_seats_promote_from_the_waitlist(client, run, people):
+    first, second, third = UserFactory(), UserFactory(), UserFactory()
+    invite = services.invite_code_create(run=run, actor=people.instructor, code="GPU-2027")
+    for user in (first, second, third):
+        services.enrolment_request(run=run, user=user, invite_code="GPU-2027")
+    assert Enrolment.objects.get(user=second).state == "waitlisted"
+    client.force_login(people.instructor)
+    response = client.post(
+        f"/runs/{run.pk}/settings/", {"form": "seats", "seats-capacity": "2"}, follow=True
+    )
+    body = response.content.decode()
+    assert "1 person(s) promoted from the waitlist." in body
+    assert Enrolment.objects.get(user=second).state == "active"
+    assert Enrolment.objects.get(user=third).state == "waitlisted"
+    invite.refresh_from_db()
+    assert invite.uses == 3
+
+    response = client.post(f"/runs/{run.pk}/settings/", {"form": "seats", "seats-capacity": "-1"})
+    assert response.status_code == 400
+    run.refresh_from_db()
+    assert run.capacity == 2
+
+
+def test_invite_codes_are_created_checked_and_switched_off(client, run, people):
+    client.force_login(people.instructor)
+    response = client.post(
+        f"/runs/{run.pk}/settings/",
+        {"form": "invite", "invite-code": "", "invite-max_uses": "1"},
+        follow=True,
+    )
+    invite = InviteCode.objects.get(run=run)
+    assert len(invite.code) >= 8 and invite.created_by == people.instructor
+    assert f"Invite code {invite.code} created." in response.content.decode()
+
+    past = (timezone.localtime() - timedelta(days=1)).strftime("%Y-%m-%dT%H:%M")
+    response = client.post(
+        f"/runs/{run.pk}/settings/",
+        {"form": "invite", "invite-code": "late", "invite-expires_at": past},
+    )
+    assert (
+        response.status_code == 400 and "Choose a time in the future." in response.content.decode()
+    )
+    response = client.post(
+        f"/runs/{run.pk}/settings/", {"form": "invite", "invite-code": invite.code}
+    )
+    assert response.status_code == 400 and "already exists" in response.content.decode()
+    assert InviteCode.objects.filter(run=run).count() == 1
+
+    client.post(f"/invite-codes/{invite.pk}/deactivate/")
+    invite.refresh_from_db()
+    assert not invite.is_active
+    assert AuditEvent.objects.filter(action="invite_code.deactivate", target_id=str(invite.pk))
+    with pytest.raises(ValidationError):
+        services.enrolment_request(run=run, user=people.student, invite_code=invite.code)
+    assert "Switched off" in client.get(f"/runs/{run.pk}/settings/").content.decode()
