@@ -8,6 +8,7 @@ from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -33,6 +34,7 @@ from .models import (
     Enrolment,
     EnrolmentState,
     GradingCategory,
+    InviteCode,
     Lesson,
     Level,
     Module,
@@ -196,6 +198,25 @@ ROSTER_PARAMETERS = [
 ]
 
 
+class CapacitySerializer(serializers.Serializer):
+    capacity = serializers.IntegerField(min_value=0, allow_null=True)
+
+
+class InviteCodeSerializer(serializers.ModelSerializer):
+    code = serializers.CharField(max_length=40, required=False, allow_blank=True)
+
+    class Meta:
+        model = InviteCode
+        fields = ["id", "code", "expires_at", "max_uses", "uses", "is_active", "created_at"]
+        read_only_fields = ["id", "uses", "is_active", "created_at"]
+        extra_kwargs = {"max_uses": {"min_value": 1}}
+
+    def validate_expires_at(self, value):  # type: ignore[no-untyped-def]
+        if value is not None and value <= timezone.now():
+            raise serializers.ValidationError(_("Choose a time in the future."))
+        return value
+
+
 class CourseRunViewSet(viewsets.ReadOnlyModelViewSet):
     serializer_class = CourseRunSerializer
     filterset_fields = ["course__code", "policy", "is_public"]
@@ -252,6 +273,63 @@ class CourseRunViewSet(viewsets.ReadOnlyModelViewSet):
         ).select_related("run__course")
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(EnrolmentSerializer(page, many=True).data)
+
+    def _managed(self, request: Request) -> CourseRun:
+        run = self.get_object()
+        if not selectors.can_manage_run(authed_user(request), run):
+            raise PermissionDenied
+        return run
+
+    @extend_schema(request=CapacitySerializer, responses=CourseRunSerializer)
+    @action(detail=True, methods=["post"])
+    def capacity(self, request: Request, pk: str) -> Response:
+        """Set the seats (null: no limit); more seats promote from the waitlist at once."""
+        run = self._managed(request)
+        data = CapacitySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        run = _call(
+            services.run_capacity_set,
+            run=run,
+            actor=authed_user(request),
+            capacity=data.validated_data["capacity"],
+        )
+        return Response(CourseRunSerializer(run).data)
+
+    @extend_schema(methods=["get"], responses=InviteCodeSerializer(many=True))
+    @extend_schema(
+        methods=["post"], request=InviteCodeSerializer, responses={201: InviteCodeSerializer}
+    )
+    @action(detail=True, methods=["get", "post"], url_path="invite-codes")
+    def invite_codes(self, request: Request, pk: str) -> Response:
+        """The run's invite codes (staff); POST creates one (empty code: a random one)."""
+        run = self._managed(request)
+        if request.method == "GET":
+            codes = run.invite_codes.order_by("-created_at")
+            return Response(InviteCodeSerializer(codes, many=True).data)
+        data = InviteCodeSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        invite = _call(
+            services.invite_code_create,
+            run=run,
+            actor=authed_user(request),
+            code=data.validated_data.get("code", ""),
+            expires_at=data.validated_data.get("expires_at"),
+            max_uses=data.validated_data.get("max_uses"),
+        )
+        return Response(InviteCodeSerializer(invite).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=None, responses=InviteCodeSerializer)
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path=r"invite-codes/(?P<code_id>\d+)/deactivate",
+    )
+    def deactivate_invite_code(self, request: Request, pk: str, code_id: str) -> Response:
+        """Switch a code off; enrolments made with it stay."""
+        run = self._managed(request)
+        invite = get_object_or_404(run.invite_codes, pk=code_id)
+        invite = _call(services.invite_code_deactivate, invite=invite, actor=authed_user(request))
+        return Response(InviteCodeSerializer(invite).data)
 
 
 # --------------------------------------------------------------------------- enrolments

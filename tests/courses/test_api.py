@@ -181,3 +181,58 @@ def test_content_authoring_api(api, people):
     api.force_authenticate(people.instructor)
     assert api.delete(f"/api/v1/modules/{second.json()['id']}/").status_code == 204
     assert api.get(f"/api/v1/lessons/{lesson_id}/").status_code == 404
+
+
+def test_seats_and_invite_codes_api(api, people):
+    run = CourseRunFactory(capacity=1, policy="invite")
+    CourseStaffFactory(run=run, user=people.instructor)
+    api.force_authenticate(people.student)
+    assert api.get(f"/api/v1/runs/{run.pk}/invite-codes/").status_code == 403
+    assert (
+        api.post(f"/api/v1/runs/{run.pk}/capacity/", {"capacity": 9}, format="json").status_code
+        == 403
+    )
+
+    api.force_authenticate(people.instructor)
+    created = api.post(
+        f"/api/v1/runs/{run.pk}/invite-codes/", {"code": "", "max_uses": 2}, format="json"
+    )
+    assert created.status_code == 201, created.content
+    code = created.json()["code"]
+    assert len(code) >= 8 and created.json()["is_active"] is True
+    for bad in ({"max_uses": 0}, {"expires_at": "2001-01-01T00:00:00Z"}, {"code": code}):
+        response = api.post(f"/api/v1/runs/{run.pk}/invite-codes/", bad, format="json")
+        assert response.status_code == 400, (bad, response.content)
+
+    api.force_authenticate(people.student)
+    assert (
+        api.post(f"/api/v1/runs/{run.pk}/enrol/", {"invite_code": code}, format="json").json()[
+            "state"
+        ]
+        == "active"
+    )
+    api.force_authenticate(people.student_b)
+    assert (
+        api.post(f"/api/v1/runs/{run.pk}/enrol/", {"invite_code": code}, format="json").json()[
+            "state"
+        ]
+        == "waitlisted"
+    )
+
+    api.force_authenticate(people.instructor)
+    for bad in ({"capacity": -1}, {"capacity": "many"}, {}):
+        response = api.post(f"/api/v1/runs/{run.pk}/capacity/", bad, format="json")
+        assert response.status_code == 400, bad
+    response = api.post(f"/api/v1/runs/{run.pk}/capacity/", {"capacity": None}, format="json")
+    assert response.status_code == 200
+    assert run.enrolments.get(user=people.student_b).state == "active"
+
+    invite_id = created.json()["id"]
+    off = api.post(f"/api/v1/runs/{run.pk}/invite-codes/{invite_id}/deactivate/")
+    assert off.status_code == 200 and off.json()["is_active"] is False
+    listed = api.get(f"/api/v1/runs/{run.pk}/invite-codes/").json()
+    assert [(c["code"], c["uses"], c["is_active"]) for c in listed] == [(code, 2, False)]
+    other = CourseRunFactory()
+    assert api.post(
+        f"/api/v1/runs/{other.pk}/invite-codes/{invite_id}/deactivate/"
+    ).status_code in (403, 404)
