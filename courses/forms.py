@@ -6,7 +6,13 @@ from __future__ import annotations
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from .models import ATTACHMENT_EXTENSIONS, Lesson, Module, attachment_max_bytes
+from .models import (
+    ATTACHMENT_EXTENSIONS,
+    CourseRun,
+    Lesson,
+    Module,
+    attachment_max_bytes,
+)
 
 
 class ModuleForm(forms.ModelForm):
@@ -80,3 +86,31 @@ class InviteCodeForm(forms.Form):
     max_uses = forms.IntegerField(
         label=_("Maximum uses"), min_value=1, required=False, help_text=_("Empty: no limit.")
     )
+
+
+class PassMarkForm(forms.Form):
+    pass_mark = forms.DecimalField(
+        label=_("Pass mark (%)"), min_value=0, max_value=100, max_digits=5, decimal_places=2
+    )
+
+
+class CategoryForm(forms.Form):
+    """One row of a run's grading policy.  Names are checked across the whole policy by
+    ``grading_policy_set`` (so two names can be swapped in one save)."""
+
+    id = forms.IntegerField(widget=forms.HiddenInput, required=False)
+    name = forms.CharField(label=_("Category"), max_length=100)
+    weight = forms.DecimalField(
+        label=_("Weight"), min_value=0, max_value=100, max_digits=5, decimal_places=2
+    )
+    drop_lowest = forms.IntegerField(label=_("Drop lowest"), min_value=0, initial=0)
+
+
+CategoryFormSet = forms.formset_factory(CategoryForm, extra=1, can_delete=True)
+
+
+def category_initial(run: CourseRun) -> list[dict]:
+    return [
+        {"id": c.pk, "name": c.name, "weight": c.weight, "drop_lowest": c.drop_lowest}
+        for c in run.categories.order_by("name")
+    ]

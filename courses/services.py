@@ -13,6 +13,8 @@ from __future__ import annotations
 import contextlib
 import secrets
 from datetime import datetime
+from decimal import Decimal
+from typing import TypedDict
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.uploadedfile import UploadedFile
@@ -35,6 +37,7 @@ from .models import (
     Enrolment,
     EnrolmentPolicy,
     EnrolmentState,
+    GradingCategory,
     InviteCode,
     Lesson,
     LessonCompletion,
@@ -484,6 +487,76 @@ def invite_code_deactivate(*, invite: InviteCode, actor: User) -> InviteCode:
             invite.save(update_fields=["is_active"])
             audit(actor, "invite_code.deactivate", invite, run=invite.run_id, uses=invite.uses)
     return invite
+
+
+class CategoryChange(TypedDict):
+    id: int | None  # None: a new category
+    name: str
+    weight: Decimal
+    drop_lowest: int
+    delete: bool
+
+
+def grading_policy_set(
+    *, run: CourseRun, actor: User, pass_mark: Decimal, categories: list[CategoryChange]
+) -> CourseRun:
+    """Replace a run's grading policy in one go: pass mark and categories (add, change, delete).
+    A category that labs count towards is not deleted (move the labs first): nothing is lost."""
+    _require(selectors.can_manage_run(actor, run))
+    kept = [c for c in categories if not c["delete"]]
+    names = [c["name"].strip() for c in kept]
+    if len(set(names)) != len(names):
+        raise ValidationError(_("Two categories may not share a name."))
+    with transaction.atomic():
+        run = _lock_run(run)
+        existing = {c.pk: c for c in GradingCategory.objects.filter(run=run)}
+        before = {c.name: [str(c.weight), c.drop_lowest] for c in existing.values()}
+        for change in categories:
+            if change["id"] is not None and change["id"] not in existing:
+                raise ValidationError(_("That category is not part of this run."))
+        for change in categories:
+            if change["delete"] and change["id"] is not None:
+                category = existing.pop(change["id"])
+                n_labs = category.labs.count()
+                if n_labs:
+                    raise ValidationError(
+                        _(
+                            "“%(name)s” still counts %(n)s lab(s): give them another "
+                            "category before deleting it."
+                        )
+                        % {"name": category.name, "n": n_labs}
+                    )
+                category.delete()
+        # Park the names of changed categories first, so that swapping two names never trips
+        # the one-name-per-run constraint half-way.
+        for change in kept:
+            if change["id"] is not None:
+                GradingCategory.objects.filter(pk=change["id"]).update(name=f"~{change['id']}~")
+        for change in kept:
+            category = (
+                existing[change["id"]] if change["id"] is not None else GradingCategory(run=run)
+            )
+            category.name = change["name"].strip()
+            category.weight = change["weight"]
+            category.drop_lowest = change["drop_lowest"]
+            category.full_clean()
+            category.save()
+        if not Decimal(0) <= pass_mark <= Decimal(100):
+            raise ValidationError({"pass_mark": _("Between 0 and 100.")})
+        run.pass_mark = pass_mark
+        run.save(update_fields=["pass_mark"])
+        after = {
+            c.name: [str(c.weight), c.drop_lowest] for c in GradingCategory.objects.filter(run=run)
+        }
+        audit(
+            actor,
+            "run.grading_policy",
+            run,
+            pass_mark=str(pass_mark),
+            before=before,
+            after=after,
+        )
+    return run
 
 
 def course_create(*, actor: User, **fields: object) -> Course:

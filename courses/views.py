@@ -7,6 +7,7 @@ import csv
 from collections.abc import Iterator
 from typing import TypedDict
 
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
@@ -26,10 +27,13 @@ from . import authoring, bulk, selectors, services
 from .forms import (
     AttachmentForm,
     CapacityForm,
+    CategoryFormSet,
     CopyContentForm,
     InviteCodeForm,
     LessonForm,
     ModuleForm,
+    PassMarkForm,
+    category_initial,
 )
 from .markdown import render_markdown
 from .models import (
@@ -772,8 +776,28 @@ def run_settings(request: AuthedRequest, pk: int) -> HttpResponse:
     run = _managed_run(request, pk)
     capacity_form = CapacityForm(initial={"capacity": run.capacity}, prefix="seats")
     invite_form = InviteCodeForm(prefix="invite")
+    policy_form = PassMarkForm(initial={"pass_mark": run.pass_mark}, prefix="policy")
+    categories = CategoryFormSet(initial=category_initial(run), prefix="cat")
     status = 200
-    if request.method == "POST" and request.POST.get("form") == "seats":
+    if request.method == "POST" and request.POST.get("form") == "policy":
+        policy_form = PassMarkForm(request.POST, prefix="policy")
+        categories = CategoryFormSet(request.POST, initial=category_initial(run), prefix="cat")
+        if policy_form.is_valid() and categories.is_valid():
+            changes = _category_changes(categories)
+            try:
+                services.grading_policy_set(
+                    run=run,
+                    actor=request.user,
+                    pass_mark=policy_form.cleaned_data["pass_mark"],
+                    categories=changes,
+                )
+            except ValidationError as exc:
+                policy_form.add_error(None, exc)
+            else:
+                messages.success(request, _("Grading policy saved."))
+                return redirect(f"{reverse('run-settings', args=[run.pk])}#grading")
+        status = 400
+    elif request.method == "POST" and request.POST.get("form") == "seats":
         capacity_form = CapacityForm(request.POST, prefix="seats")
         if capacity_form.is_valid():
             before = run.active_count
@@ -825,9 +849,30 @@ def run_settings(request: AuthedRequest, pk: int) -> HttpResponse:
             "invites": run.invite_codes.select_related("created_by").order_by("-created_at"),
             "now": timezone.now(),
             "counts": selectors.roster_state_counts(run),
+            "policy_form": policy_form,
+            "categories": categories,
         },
         status=status,
     )
+
+
+def _category_changes(formset: forms.BaseFormSet) -> list[services.CategoryChange]:
+    """The formset's rows as the service wants them: untouched blank extra rows left out."""
+    changes: list[services.CategoryChange] = []
+    for form in formset.forms:
+        data = form.cleaned_data
+        if not data or (data.get("id") is None and not form.has_changed()):
+            continue
+        changes.append(
+            {
+                "id": data.get("id"),
+                "name": data["name"],
+                "weight": data["weight"],
+                "drop_lowest": data["drop_lowest"],
+                "delete": bool(data.get("DELETE")),
+            }
+        )
+    return changes
 
 
 @login_required

@@ -222,5 +222,17 @@ def test_instructor_adds_seats_and_an_invite_code(live_server, page: Page, artif
     expect(page.locator("#invite-codes")).to_contain_text("SECOND-WAVE")
     page.locator("tr:has-text('FIRST-WAVE') button:has-text('Switch off')").click()
     expect(page.locator("tr:has-text('FIRST-WAVE')")).to_contain_text("Switched off")
+
+    row = page.locator("#categories tbody tr").last
+    row.locator("input[name$='-name']").fill("Labs")
+    row.locator("input[name$='-weight']").fill("100")
+    row.locator("input[name$='-drop_lowest']").fill("1")
+    page.fill("#id_policy-pass_mark", "65")
+    page.click("button:has-text('Save grading policy')")
+    expect(page.locator(".messages")).to_contain_text("Grading policy saved.")
+    expect(page.locator("#categories input[value='Labs']")).to_have_count(1)
     page.screenshot(path=str(artifacts / "courses-run-settings.png"), full_page=True)
+    run.refresh_from_db()
+    assert run.pass_mark == 65
+    assert list(run.categories.values_list("name", "drop_lowest")) == [("Labs", 1)]
     assert Enrolment.objects.filter(run=run, state="active").count() == 2

@@ -87,3 +87,82 @@ def test_invite_codes_are_created_checked_and_switched_off(client, run, people):
     with pytest.raises(ValidationError):
         services.enrolment_request(run=run, user=people.student, invite_code=invite.code)
     assert "Switched off" in client.get(f"/runs/{run.pk}/settings/").content.decode()
+
+
+def policy_post(run, rows, mark="60"):  # type: ignore[no-untyped-def]
+    """The form the page posts: one row per category (existing first), like the browser."""
+    data = {
+        "form": "policy",
+        "policy-pass_mark": mark,
+        "cat-TOTAL_FORMS": str(len(rows)),
+        "cat-INITIAL_FORMS": str(sum(1 for r in rows if r.get("id"))),
+        "cat-MIN_NUM_FORMS": "0",
+        "cat-MAX_NUM_FORMS": "1000",
+    }
+    for i, row in enumerate(rows):
+        data[f"cat-{i}-id"] = row.get("id", "")
+        data[f"cat-{i}-run"] = run.pk
+        data[f"cat-{i}-name"] = row.get("name", "")
+        data[f"cat-{i}-weight"] = row.get("weight", "")
+        data[f"cat-{i}-drop_lowest"] = row.get("drop_lowest", "0")
+        if row.get("delete"):
+            data[f"cat-{i}-DELETE"] = "on"
+    return data
+
+
+def test_grading_policy_is_edited_and_never_loses_a_labs_category(client, run, people):
+    from notebooks.models import Lab
+    from tests.notebooks.factories import LabFactory
+
+    client.force_login(people.instructor)
+    url = f"/runs/{run.pk}/settings/"
+    response = client.post(
+        url,
+        policy_post(
+            run,
+            [
+                {"name": "Labs", "weight": "70", "drop_lowest": "1"},
+                {"name": "Exam", "weight": "30"},
+            ],
+        ),
+    )
+    assert response.status_code == 302
+    run.refresh_from_db()
+    labs, exam = run.categories.order_by("name").reverse()
+    assert (labs.name, labs.weight, labs.drop_lowest, run.pass_mark) == ("Labs", 70, 1, 60)
+
+    # Swapping two names in one save works (no half-way clash on the unique name).
+    response = client.post(
+        url,
+        policy_post(
+            run,
+            [
+                {"id": labs.pk, "name": "Exam", "weight": "70"},
+                {"id": exam.pk, "name": "Labs", "weight": "30"},
+            ],
+        ),
+    )
+    assert response.status_code == 302
+    assert dict(run.categories.values_list("pk", "name")) == {labs.pk: "Exam", exam.pk: "Labs"}
+
+    lab = LabFactory(run=run, category=exam)
+    rows = [
+        {"id": labs.pk, "name": "Exam", "weight": "70"},
+        {"id": exam.pk, "name": "Labs", "weight": "30", "delete": True},
+    ]
+    response = client.post(url, policy_post(run, rows))
+    assert response.status_code == 400
+    assert "still counts 1 lab(s)" in response.content.decode()
+    assert Lab.objects.get(pk=lab.pk).category_id == exam.pk
+
+    bad = [{"id": labs.pk, "name": "Exam", "weight": "170"}]
+    assert client.post(url, policy_post(run, bad)).status_code == 400
+    assert client.post(url, policy_post(run, [], mark="101")).status_code == 400
+    dupes = [{"id": labs.pk, "name": "Exam", "weight": "5"}, {"name": "Exam", "weight": "5"}]
+    response = client.post(url, policy_post(run, dupes))
+    assert response.status_code == 400 and "may not share a name" in response.content.decode()
+    assert sorted(run.categories.values_list("name", "weight")) == [("Exam", 70), ("Labs", 30)]
+    assert AuditEvent.objects.filter(action="run.grading_policy").count() == 2
+
+    client.force_login(people.student)
+    assert client.post(url, policy_post(run, [])).status_code == 404
