@@ -122,7 +122,20 @@ class CourseViewSet(viewsets.ReadOnlyModelViewSet):
 class CategorySerializer(serializers.ModelSerializer):
     class Meta:
         model = GradingCategory
-        fields = ["name", "weight", "drop_lowest"]
+        fields = ["id", "name", "weight", "drop_lowest"]
+
+
+class CategoryChangeSerializer(serializers.Serializer):
+    id = serializers.IntegerField(required=False, allow_null=True, default=None)
+    name = serializers.CharField(max_length=100)
+    weight = serializers.DecimalField(max_digits=5, decimal_places=2, min_value=0, max_value=100)
+    drop_lowest = serializers.IntegerField(min_value=0, default=0)
+    delete = serializers.BooleanField(default=False)
+
+
+class GradingPolicySerializer(serializers.Serializer):
+    pass_mark = serializers.DecimalField(max_digits=5, decimal_places=2, min_value=0, max_value=100)
+    categories = CategoryChangeSerializer(many=True)
 
 
 class CourseRunSerializer(serializers.ModelSerializer):
@@ -293,6 +306,25 @@ class CourseRunViewSet(viewsets.ReadOnlyModelViewSet):
             actor=authed_user(request),
             capacity=data.validated_data["capacity"],
         )
+        return Response(CourseRunSerializer(run).data)
+
+    @extend_schema(request=GradingPolicySerializer, responses=CourseRunSerializer)
+    @action(detail=True, methods=["put"], url_path="grading-policy")
+    def grading_policy(self, request: Request, pk: str) -> Response:
+        """Set the pass mark and change categories: an ``id`` changes one, no ``id`` adds one,
+        ``delete: true`` removes one (not while labs count towards it); categories not listed
+        stay as they are.  All or nothing."""
+        run = self._managed(request)
+        data = GradingPolicySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        run = _call(
+            services.grading_policy_set,
+            run=run,
+            actor=authed_user(request),
+            pass_mark=data.validated_data["pass_mark"],
+            categories=[dict(c) for c in data.validated_data["categories"]],
+        )
+        run = self.get_queryset().get(pk=run.pk)
         return Response(CourseRunSerializer(run).data)
 
     @extend_schema(methods=["get"], responses=InviteCodeSerializer(many=True))

@@ -236,3 +236,50 @@ def test_seats_and_invite_codes_api(api, people):
     assert api.post(
         f"/api/v1/runs/{other.pk}/invite-codes/{invite_id}/deactivate/"
     ).status_code in (403, 404)
+
+
+def test_grading_policy_api(api, people):
+    run = CourseRunFactory()
+    CourseStaffFactory(run=run, user=people.instructor)
+    url = f"/api/v1/runs/{run.pk}/grading-policy/"
+    policy = {
+        "pass_mark": "60",
+        "categories": [
+            {"name": "Labs", "weight": "70", "drop_lowest": 1},
+            {"name": "Exam", "weight": 30},
+        ],
+    }
+    api.force_authenticate(people.student)
+    assert api.put(url, policy, format="json").status_code == 403
+
+    api.force_authenticate(people.instructor)
+    response = api.put(url, policy, format="json")
+    assert response.status_code == 200, response.content
+    body = response.json()
+    assert body["pass_mark"] == "60.00"
+    by_name = {c["name"]: c for c in body["categories"]}
+    assert by_name["Labs"]["drop_lowest"] == 1 and by_name["Exam"]["weight"] == "30.00"
+
+    for bad in (
+        {"pass_mark": "101", "categories": []},
+        {"pass_mark": "50", "categories": [{"name": "", "weight": 1}]},
+        {"pass_mark": "50", "categories": [{"name": "A", "weight": 1}, {"name": "A", "weight": 2}]},
+        {"pass_mark": "50", "categories": [{"id": 999999, "name": "A", "weight": 1}]},
+        {"pass_mark": "50", "categories": "Labs"},
+        [],
+    ):
+        response = api.put(url, bad, format="json")
+        assert response.status_code == 400, (bad, response.content)
+    assert run.categories.count() == 2
+
+    exam = by_name["Exam"]["id"]
+    response = api.put(
+        url,
+        {
+            "pass_mark": "50",
+            "categories": [{"id": exam, "name": "Exam", "weight": 30, "delete": True}],
+        },
+        format="json",
+    )
+    assert response.status_code == 200
+    assert [c["name"] for c in response.json()["categories"]] == ["Labs"]

@@ -166,3 +166,30 @@ def test_grading_policy_is_edited_and_never_loses_a_labs_category(client, run, p
 
     client.force_login(people.student)
     assert client.post(url, policy_post(run, [])).status_code == 404
+
+
+def test_settings_page_query_count_does_not_grow(client, run, people):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from courses.models import GradingCategory
+
+    client.force_login(people.instructor)
+
+    def grow(k: int) -> None:
+        for _ in range(k):
+            services.invite_code_create(run=run, actor=people.instructor)
+            GradingCategory.objects.create(
+                run=run, name=f"C{GradingCategory.objects.count()}", weight=1
+            )
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(f"/runs/{run.pk}/settings/").status_code == 200
+        return len(ctx)
+
+    grow(1)
+    first = count()
+    grow(3)
+    # session, user, run, staff runs, state counts, categories, invite codes, nav roles
+    assert count() == first == 8
