@@ -14,14 +14,16 @@ import re
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import Max
+from django.db.models import Max, prefetch_related_objects
 from django.utils.translation import gettext as _
 
 from academy.audit import audit
 from academy.models import User
+from academy.selectors import is_operator
 
 from . import selectors
 from .models import Attachment, CourseRun, Lesson, Module
+from .services import lock_run
 
 TITLE_MAX = 200
 # How a lesson body links one of its files: ``![plot](/attachments/12/)``.
@@ -31,10 +33,6 @@ ATTACHMENT_LINK = re.compile(r"(/attachments/)(\d+)/")
 def _require_manager(actor: User, run: CourseRun | int) -> None:
     if not selectors.can_manage_run(actor, run):
         raise PermissionDenied
-
-
-def _lock(run_id: int) -> None:
-    CourseRun.objects.select_for_update().filter(pk=run_id).values_list("pk").first()
 
 
 def _title(raw: str) -> str:
@@ -79,7 +77,7 @@ def module_create(*, actor: User, run: CourseRun, title: str) -> Module:
     _require_manager(actor, run)
     title = _title(title)
     with transaction.atomic():
-        _lock(run.pk)
+        lock_run(run.pk)
         module = Module.objects.create(
             run=run, title=title, position=_next_position(Module.objects.filter(run=run))
         )
@@ -101,7 +99,7 @@ def module_update(*, actor: User, module: Module, title: str) -> Module:
 def module_move(*, actor: User, module: Module, direction: int) -> bool:
     _require_manager(actor, module.run_id)
     with transaction.atomic():
-        _lock(module.run_id)
+        lock_run(module.run_id)
         siblings = list(Module.objects.filter(run_id=module.run_id).order_by("position", "id"))
         moved = _move(siblings, module, direction)
         if moved:
@@ -113,7 +111,7 @@ def module_delete(*, actor: User, module: Module) -> None:
     """Delete a module with its lessons, their completions and files."""
     _require_manager(actor, module.run_id)
     with transaction.atomic():
-        _lock(module.run_id)
+        lock_run(module.run_id)
         lessons = list(module.lessons.values_list("title", flat=True))
         files = list(
             Attachment.objects.filter(lesson__module=module).values_list("file", flat=True)
@@ -133,7 +131,7 @@ def lesson_create(*, actor: User, module: Module, title: str, body: str = "") ->
     _require_manager(actor, module.run_id)
     title = _title(title)
     with transaction.atomic():
-        _lock(module.run_id)
+        lock_run(module.run_id)
         lesson = Lesson.objects.create(
             module=module,
             title=title,
@@ -155,7 +153,7 @@ def lesson_update(
     if module is not None and module.run_id != run_id:
         raise ValidationError({"module": _("Choose a module of this run.")})
     with transaction.atomic():
-        _lock(run_id)
+        lock_run(run_id)
         fields = ["title", "body"]
         old_module_id = lesson.module_id
         if module is not None and module.pk != old_module_id:
@@ -180,7 +178,7 @@ def lesson_move(*, actor: User, lesson: Lesson, direction: int) -> bool:
     run_id = lesson.module.run_id
     _require_manager(actor, run_id)
     with transaction.atomic():
-        _lock(run_id)
+        lock_run(run_id)
         siblings = list(
             Lesson.objects.filter(module_id=lesson.module_id).order_by("position", "id")
         )
@@ -194,7 +192,7 @@ def lesson_delete(*, actor: User, lesson: Lesson) -> None:
     run_id = lesson.module.run_id
     _require_manager(actor, run_id)
     with transaction.atomic():
-        _lock(run_id)
+        lock_run(run_id)
         files = list(lesson.attachments.values_list("file", flat=True))
         audit(actor, "lesson.delete", lesson, run=run_id, title=lesson.title)
         module_id = lesson.module_id
@@ -244,8 +242,6 @@ def content_sources(actor: User, run: CourseRun):  # type: ignore[no-untyped-def
     )
     if not selectors.can_manage_run(actor, run):
         return runs.none()
-    from academy.selectors import is_operator
-
     if not is_operator(actor):
         runs = runs.filter(pk__in=selectors.staff_run_ids(actor))
     return runs.distinct().order_by("-starts_at")
@@ -261,9 +257,11 @@ def content_copy(*, actor: User, source: CourseRun, target: CourseRun) -> int:
         raise ValidationError(_("Copy content only from another run of the same course."))
     n_lessons = 0
     with transaction.atomic():
-        _lock(target.pk)
+        lock_run(target.pk)
         start = _next_position(Module.objects.filter(run=target))
-        for offset, module in enumerate(selectors.run_content(source)):
+        modules = selectors.run_content(source)
+        prefetch_related_objects(modules, "lessons__attachments")
+        for offset, module in enumerate(modules):
             copy = Module.objects.create(run=target, title=module.title, position=start + offset)
             for lesson in module.lessons.all():
                 new = Lesson.objects.create(

@@ -28,7 +28,7 @@ from academy.models import Institution, Invitation, Membership, Role, User
 from academy.selectors import can_manage_institution
 
 from .models import OPEN_STATES, BulkUpload, CourseRun, Enrolment, ReservedEnrolment
-from .services import _audience_allows, _lock_run, enrolment_admin_add
+from .services import _audience_allows, enrolment_admin_add, lock_run
 
 COLUMNS = ("email", "first_name", "last_name", "cohort")
 MAX_BYTES = 2 * 1024 * 1024
@@ -258,7 +258,7 @@ def bulk_apply(*, upload: BulkUpload, actor: User) -> dict[str, int]:
     institution = upload.institution
     counts: dict[str, int] = {}
     with transaction.atomic():
-        _lock_run(upload.run)  # the plan and its execution see the same seats
+        lock_run(upload.run)  # the plan and its execution see the same seats
         lines = bulk_preview(upload=upload, actor=actor)
         cohorts = {c.name.lower(): c for c in institution.cohorts.all()}
         for line in lines:

@@ -273,25 +273,25 @@ def course_page(user: User, course: Course) -> list[tuple[CourseRun, Eligibility
 # --------------------------------------------------------------------------- content, progress
 
 
-def run_content(run: CourseRun) -> list[Module]:
+def run_content(run: CourseRun, *, lessons: QuerySet[Lesson] | None = None) -> list[Module]:
+    """The run's modules in order, each with its lessons in order (two queries)."""
+    lessons = (lessons if lessons is not None else Lesson.objects.all()).order_by("position", "id")
     return list(
         Module.objects.filter(run=run)
-        .prefetch_related(Prefetch("lessons", queryset=Lesson.objects.order_by("position", "id")))
+        .prefetch_related(Prefetch("lessons", queryset=lessons))
         .order_by("position", "id")
     )
 
 
 def run_content_outline(run: CourseRun) -> list[Module]:
     """``run_content`` for the authoring page: each lesson also carries its number of files
-    and of students who completed it (two queries in all)."""
-    lessons = Lesson.objects.annotate(
-        n_files=Count("attachments", distinct=True),
-        n_done=Count("completions", distinct=True),
-    ).order_by("position", "id")
-    return list(
-        Module.objects.filter(run=run)
-        .prefetch_related(Prefetch("lessons", queryset=lessons))
-        .order_by("position", "id")
+    and of students who completed it."""
+    return run_content(
+        run,
+        lessons=Lesson.objects.annotate(
+            n_files=Count("attachments", distinct=True),
+            n_done=Count("completions", distinct=True),
+        ),
     )
 
 

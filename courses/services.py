@@ -61,7 +61,7 @@ def _notify(enrolment: Enrolment, event: str) -> None:
     transaction.on_commit(enqueue)
 
 
-def _lock_run(run: CourseRun | int) -> CourseRun:
+def lock_run(run: CourseRun | int) -> CourseRun:
     run_id = run if isinstance(run, int) else run.pk
     return CourseRun.objects.select_for_update().select_related("course").get(pk=run_id)
 
@@ -149,7 +149,7 @@ def enrolment_request(*, run: CourseRun, user: User, invite_code: str = "") -> E
     approval policy.  ValidationError (with the reasons) when they may not."""
     _require(user.is_authenticated and user.is_active)
     with transaction.atomic():
-        run = _lock_run(run)
+        run = lock_run(run)
         prefetch_related_objects(
             [run], "allowed_institutions", "allowed_cohorts", "course__prerequisites"
         )
@@ -201,7 +201,7 @@ def enrolment_withdraw(*, enrolment: Enrolment, actor: User) -> Enrolment:
     waitlisted person."""
     _require(enrolment.user_id == actor.pk)
     with transaction.atomic():
-        run = _lock_run(enrolment.run_id)
+        run = lock_run(enrolment.run_id)
         enrolment = Enrolment.objects.select_for_update().get(pk=enrolment.pk)
         if enrolment.state not in (
             EnrolmentState.PENDING,
@@ -236,7 +236,7 @@ def _managed(enrolment: Enrolment, actor: User) -> Enrolment:
 def enrolment_approve(*, enrolment: Enrolment, actor: User) -> Enrolment:
     """Staff or an institution admin approves a pending request: a seat, or the waitlist."""
     with transaction.atomic():
-        run = _lock_run(enrolment.run_id)
+        run = lock_run(enrolment.run_id)
         enrolment = _managed(enrolment, actor)
         if enrolment.state != EnrolmentState.PENDING:
             raise ValidationError(_("Only pending requests can be approved."))
@@ -258,7 +258,7 @@ def enrolment_waitlist(*, enrolment: Enrolment, actor: User) -> Enrolment:
     """Staff accept a pending request onto the waitlist (at its end): promoted when a seat
     frees, like everyone waitlisted."""
     with transaction.atomic():
-        run = _lock_run(enrolment.run_id)
+        run = lock_run(enrolment.run_id)
         enrolment = _managed(enrolment, actor)
         if enrolment.state != EnrolmentState.PENDING:
             raise ValidationError(_("Only pending requests can be waitlisted."))
@@ -281,7 +281,7 @@ def enrolment_waitlist(*, enrolment: Enrolment, actor: User) -> Enrolment:
 
 def enrolment_reject(*, enrolment: Enrolment, actor: User, reason: str = "") -> Enrolment:
     with transaction.atomic():
-        _lock_run(enrolment.run_id)
+        lock_run(enrolment.run_id)
         enrolment = _managed(enrolment, actor)
         if enrolment.state not in (EnrolmentState.PENDING, EnrolmentState.WAITLISTED):
             raise ValidationError(_("Only pending or waitlisted requests can be rejected."))
@@ -306,7 +306,7 @@ def enrolment_remove(*, enrolment: Enrolment, actor: User, reason: str) -> Enrol
     if not reason.strip():
         raise ValidationError({"reason": _("Give a reason for the removal.")})
     with transaction.atomic():
-        run = _lock_run(enrolment.run_id)
+        run = lock_run(enrolment.run_id)
         enrolment = _managed(enrolment, actor)
         if enrolment.state not in (
             EnrolmentState.ACTIVE,
@@ -339,7 +339,7 @@ def enrolment_complete(*, enrolment: Enrolment, actor: User) -> Enrolment:
     """Staff (or the gradebook, as a staff actor) mark an active enrolment completed; it keeps
     its seat and satisfies prerequisites."""
     with transaction.atomic():
-        _lock_run(enrolment.run_id)
+        lock_run(enrolment.run_id)
         _require(selectors.can_manage_run(actor, enrolment.run_id))
         enrolment = Enrolment.objects.select_for_update().get(pk=enrolment.pk)
         if enrolment.state != EnrolmentState.ACTIVE:
@@ -363,7 +363,7 @@ def enrolment_admin_add(
     invite code, but the run's audience still applies.  Idempotent: an open enrolment is
     returned unchanged."""
     with transaction.atomic():
-        run = _lock_run(run)
+        run = lock_run(run)
         enrolment = Enrolment.objects.select_for_update().filter(run=run, user=user).first()
         if enrolment is not None and enrolment.state in OPEN_STATES:
             return enrolment
@@ -439,7 +439,7 @@ def run_capacity_set(*, run: CourseRun, actor: User, capacity: int | None) -> Co
     never remove anyone: the run is simply full until people leave."""
     _require(selectors.can_manage_run(actor, run))
     with transaction.atomic():
-        run = _lock_run(run)
+        run = lock_run(run)
         previous = run.capacity
         run.capacity = capacity
         run.save(update_fields=["capacity"])
@@ -508,7 +508,7 @@ def grading_policy_set(
     if len(set(names)) != len(names):
         raise ValidationError(_("Two categories may not share a name."))
     with transaction.atomic():
-        run = _lock_run(run)
+        run = lock_run(run)
         existing = {c.pk: c for c in GradingCategory.objects.filter(run=run)}
         before = {c.name: [str(c.weight), c.drop_lowest] for c in existing.values()}
         for change in categories:

@@ -532,6 +532,11 @@ def _authored_lesson(request: AuthedRequest, pk: int) -> Lesson:
     return lesson
 
 
+def _outline(run_id: int, anchor: str = "") -> HttpResponse:
+    """Back to the run's content page, scrolled to the module or lesson just changed."""
+    return redirect(f"{reverse('run-content', args=[run_id])}{'#' + anchor if anchor else ''}")
+
+
 def _direction(request: HttpRequest) -> int:
     return -1 if request.POST.get("direction") == "up" else 1
 
@@ -556,7 +561,7 @@ def content_edit(request: AuthedRequest, pk: int) -> HttpResponse:
                 module_form.add_error(None, exc)
             else:
                 messages.success(request, _("Module “%(title)s” added.") % {"title": module.title})
-                return redirect(f"{reverse('run-content', args=[run.pk])}#module-{module.pk}")
+                return _outline(run.pk, f"module-{module.pk}")
         status = 400
     return render(
         request,
@@ -602,7 +607,7 @@ def module_rename(request: AuthedRequest, pk: int) -> HttpResponse:
         )
     except ValidationError as exc:
         messages.error(request, _errors(exc))
-    return redirect(f"{reverse('run-content', args=[module.run_id])}#module-{module.pk}")
+    return _outline(module.run_id, f"module-{module.pk}")
 
 
 @login_required
@@ -610,7 +615,7 @@ def module_rename(request: AuthedRequest, pk: int) -> HttpResponse:
 def module_move(request: AuthedRequest, pk: int) -> HttpResponse:
     module = _authored_module(request, pk)
     authoring.module_move(actor=request.user, module=module, direction=_direction(request))
-    return redirect(f"{reverse('run-content', args=[module.run_id])}#module-{module.pk}")
+    return _outline(module.run_id, f"module-{module.pk}")
 
 
 @login_required
@@ -642,7 +647,7 @@ def lesson_add(request: AuthedRequest, pk: int) -> HttpResponse:
         )
     except ValidationError as exc:
         messages.error(request, _errors(exc))
-        return redirect(f"{reverse('run-content', args=[module.run_id])}#module-{module.pk}")
+        return _outline(module.run_id, f"module-{module.pk}")
     return redirect("lesson-edit", pk=lesson.pk)
 
 
@@ -710,7 +715,7 @@ def lesson_preview(request: AuthedRequest, pk: int) -> HttpResponse:
 def lesson_move(request: AuthedRequest, pk: int) -> HttpResponse:
     lesson = _authored_lesson(request, pk)
     authoring.lesson_move(actor=request.user, lesson=lesson, direction=_direction(request))
-    return redirect(f"{reverse('run-content', args=[lesson.module.run_id])}#lesson-{lesson.pk}")
+    return _outline(lesson.module.run_id, f"lesson-{lesson.pk}")
 
 
 @login_required

@@ -43,9 +43,7 @@ def _card(request: AuthedRequest, lab, session: LabSession | None, error: str = 
             "error": error,
             "budgets": budgets,
             "poll": poll,
-            "connect_url": services.connect_url(session)
-            if session and session.state == SessionState.RUNNING
-            else "",
+            "connect_url": services.connect_url(session) if session and running else "",
             "profile": lab.resource_profile,
             "extend_minutes": settings.SESSION_EXTEND_MINUTES,
         },
