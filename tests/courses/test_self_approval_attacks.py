@@ -13,8 +13,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from courses import bulk
-from courses import services
+from courses import bulk, services
 from courses.models import Enrolment
 from tests.factories import CourseRunFactory, CourseStaffFactory
 
