@@ -278,6 +278,7 @@ OAUTH2_PROVIDER = {
         "openid": "OpenID Connect",
         "profile": "Your name and cluster login",
         "email": "Your e-mail address",
+        "groups": "The institutions you belong to",
     },
     "OAUTH2_VALIDATOR_CLASS": "academy.oauth.AcademyOAuth2Validator",
     # RFC 9700 (OAuth 2.0 security best current practice): no implicit or password grants,
@@ -349,6 +350,8 @@ CELERY_BEAT_SCHEDULE.update(
         "sessions-refresh": {"task": "labsessions.refresh_live", "schedule": 5.0},
         "sessions-cull-idle": {"task": "labsessions.cull_idle", "schedule": 60.0},
         "gpu-usage-sync": {"task": "labsessions.sync_usage", "schedule": 60.0},
+        # servers on the hub that are not Academy sessions: stopped, GPU time recorded
+        "sessions-sweep-stray": {"task": "labsessions.sweep_stray_servers", "schedule": 120.0},
     }
 )
 

@@ -6,9 +6,6 @@ runtime it is plain ``HttpRequest``.
 
 ``authed_user(request)`` is the same for the REST API, whose default permission is
 ``IsAuthenticated``: it returns ``request.user`` as a ``User`` (a ``cast``, no check at runtime).
-
-``OAuthRequest`` annotates views behind oauth2_provider's ``@protected_resource``, which sets
-``request.resource_owner`` to the access token's user.
 """
 
 from __future__ import annotations
@@ -25,11 +22,8 @@ if TYPE_CHECKING:
     class AuthedRequest(HttpRequest):
         user: User
 
-    class OAuthRequest(HttpRequest):
-        resource_owner: User
-
 else:
-    AuthedRequest = OAuthRequest = HttpRequest
+    AuthedRequest = HttpRequest
 
 
 def authed_user(request: Request) -> User:

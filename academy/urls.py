@@ -46,7 +46,7 @@ urlpatterns = [
     path("institutions/<slug:slug>/cohorts/new/", views.cohort_edit, name="cohort-create"),
     path("institutions/<slug:slug>/cohorts/<int:pk>/", views.cohort_detail, name="cohort-detail"),
     path("institutions/<slug:slug>/cohorts/<int:pk>/edit/", views.cohort_edit, name="cohort-edit"),
-    path("o/", include("oauth2_provider.urls", namespace="oauth2_provider")),
+    path("o/", include((oauth.provider_urlpatterns(), "oauth2_provider"))),
     path("oauth/userinfo", oauth.userinfo, name="oauth-userinfo"),
     path("api/v1/", include(api_patterns)),
     path("admin/", admin.site.urls),

@@ -34,7 +34,7 @@ def test_the_hub_gets_the_cluster_login_of_the_signed_in_user(client, people, hu
             "response_type": "code",
             "client_id": "jupyterhub",
             "redirect_uri": REDIRECT,
-            "scope": "profile",
+            "scope": "profile email groups",
             "state": "xyz",
             "code_challenge": challenge,
             "code_challenge_method": "S256",
