@@ -1,5 +1,3 @@
-from django.conf import settings
-from django.conf.urls.static import static
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import URLPattern, URLResolver, include, path
@@ -54,5 +52,5 @@ urlpatterns = [
     path("", include("notebooks.urls")),
     path("", include("notebooks.sessions.urls")),
 ]
-if settings.DEBUG:
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# MEDIA_ROOT is never served by address, not even with DEBUG: lesson files there reach browsers
+# only through their access-checked view, with the headers of academy.files.

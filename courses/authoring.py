@@ -18,6 +18,7 @@ from django.db.models import Max, prefetch_related_objects
 from django.utils.translation import gettext as _
 
 from academy.audit import audit
+from academy.files import stored_type
 from academy.models import User
 from academy.selectors import is_operator
 
@@ -288,7 +289,7 @@ def content_copy(*, actor: User, source: CourseRun, target: CourseRun) -> int:
                         file=content,
                         name=attachment.name,
                         size=attachment.size,
-                        content_type=attachment.content_type,
+                        content_type=stored_type(content),
                     )
                     renamed[str(attachment.pk)] = str(new_attachment.pk)
                 if renamed:

@@ -24,6 +24,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from academy.audit import audit
+from academy.files import checked_upload_type
 from academy.models import Cohort, User
 from academy.selectors import is_operator
 
@@ -606,9 +607,10 @@ def attachment_add(
         file=file,
         name=name or file.name or "file",
         size=file.size or 0,
-        content_type=getattr(file, "content_type", "") or "",
     )
     attachment.full_clean()
+    # The type kept comes from the bytes (an image or PDF must be one), never the client's claim.
+    attachment.content_type = checked_upload_type(file)
     with transaction.atomic():
         attachment.save()
         audit(actor, "lesson.attachment_add", attachment, lesson=lesson.pk, size=attachment.size)

@@ -20,6 +20,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from academy import selectors as people
+from academy.files import serve_user_file
 from academy.models import Cohort, Institution
 from academy.typing import AuthedRequest
 
@@ -262,10 +263,8 @@ def lesson_complete(request: AuthedRequest, pk: int) -> HttpResponse:
 def attachment_download(request: AuthedRequest, pk: int) -> FileResponse:
     attachment = get_object_or_404(Attachment.objects.select_related("lesson__module"), pk=pk)
     _content_run(request, attachment.lesson.module.run_id)
-    inline = attachment.content_type.startswith("image/") and not attachment.name.endswith(".svg")
-    return FileResponse(
-        attachment.file.open("rb"), as_attachment=not inline, filename=attachment.name
-    )
+    # The stored bytes decide the type, never the name shown or the uploader's claimed type.
+    return serve_user_file(attachment.file, filename=attachment.name)
 
 
 # --------------------------------------------------------------------------- teaching

@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from academy.files import serve_user_file
 from academy.selectors import is_operator
 from academy.typing import AuthedRequest
 
@@ -193,9 +194,7 @@ def _cells(nb) -> list[dict]:  # type: ignore[no-untyped-def]
 def lab_version_download(request: AuthedRequest, pk: int, number: int, kind: str) -> FileResponse:
     version = _version(request, pk, number)
     field = version.source if kind == "source" else version.student
-    return FileResponse(
-        field.open("rb"), as_attachment=True, filename=f"lab{pk}-v{number}-{kind}.ipynb"
-    )
+    return serve_user_file(field, filename=f"lab{pk}-v{number}-{kind}.ipynb", inline=False)
 
 
 @login_required
@@ -218,10 +217,8 @@ def lab_download(request: AuthedRequest, pk: int) -> FileResponse:
     lab = selectors.lab_for(request.user, pk)
     if lab.released_version is None:
         raise Http404
-    return FileResponse(
-        lab.released_version.student.open("rb"),
-        as_attachment=True,
-        filename=f"{_filename(lab.title)}.ipynb",
+    return serve_user_file(
+        lab.released_version.student, filename=f"{_filename(lab.title)}.ipynb", inline=False
     )
 
 
@@ -302,9 +299,7 @@ def submission_status(request: AuthedRequest, pk: int) -> HttpResponse:
 @login_required
 def submission_download(request: AuthedRequest, pk: int) -> FileResponse:
     sub = selectors.submission_for(request.user, pk)
-    return FileResponse(
-        sub.file.open("rb"), as_attachment=True, filename=f"submission-{sub.pk}.ipynb"
-    )
+    return serve_user_file(sub.file, filename=f"submission-{sub.pk}.ipynb", inline=False)
 
 
 @login_required
