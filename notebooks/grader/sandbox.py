@@ -1,18 +1,22 @@
 """A sandboxed IPython kernel for running untrusted notebook code.
 
-See README.md in this package for the threat model. In short, each kernel:
+See README.md in this package for the threat model. In short, when the grader runs as root,
+each kernel:
 
-- is started by a small bootstrap (``_BOOT``) that, when the grader runs as root, moves into
-  fresh network and UTS namespaces (loopback only, hostname ``jupyter``), lowers rlimits
-  (address space, CPU, processes, file size, open files, no core dumps), sets no_new_privs,
-  drops to a dedicated unprivileged uid/gid from a lockable range, and execs the kernel;
-- talks to the grader over ZeroMQ ``ipc`` (unix sockets) since it has no usable network;
-- runs in a fresh temporary folder with only the lab's data files and a scrubbed environment;
-- is killed afterwards together with everything else running under its uid (``kill(-1)`` as
-  that uid, then a /proc scan), and its files, including any it left in /tmp, are removed.
+- runs in its own cgroup (total memory including its tmpfs, processes and threads, CPU quota)
+  and in new mount, PID, IPC, network and UTS namespaces (loopback only, hostname ``jupyter``);
+- sees a fresh read-only root with only an allow-list bound into it (/usr, the interpreter's
+  prefixes, a few /etc files, a synthesised passwd/group/hosts, null/zero/random devices) and
+  one private, size-capped tmpfs for everything writable (working folder, /tmp, /dev/shm);
+- lowers rlimits (address space, CPU, processes, file size, open files, no core dumps), sets
+  no_new_privs and drops to a dedicated unprivileged uid/gid from a lockable range;
+- talks to the grader over ZeroMQ ``ipc`` (unix sockets in its private tmpfs, reached from
+  here through ``/proc/<init>/root``) since it has no usable network;
+- is destroyed afterwards by killing its namespace's init: the kernel then kills every process
+  in the namespace, and the IPC objects and the tmpfs go with it; the cgroup is removed.
 
-Without root, the uid switch, NPROC limit and namespaces are skipped (``isolation`` says so)
-and clean-up falls back to the kernel's session id.
+Without root there is none of this but the rlimits (``isolation`` says so): a temporary
+folder, and clean-up by the kernel's session id.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import fcntl
 import json
 import logging
 import os
+import platform
 import secrets
 import shutil
 import signal
@@ -60,9 +65,11 @@ class Limits:
     flood_bytes: int = 32 * MiB  # received per notebook before the kernel is killed
     max_message_bytes: int = 8 * MiB  # largest single kernel message accepted
     # start-up
-    memory_bytes: int = 1 * GiB  # RLIMIT_AS
+    memory_bytes: int = 1 * GiB  # RLIMIT_AS of each process
+    total_memory_bytes: int = 2 * GiB  # the cgroup: all processes and the private tmpfs
+    cpus: float = 1.0  # the cgroup's CPU quota, in CPUs
     cpu_seconds: int = 600  # RLIMIT_CPU of the kernel process
-    nproc: int = 128  # RLIMIT_NPROC (per uid; threads count), only when switching uid
+    nproc: int = 128  # processes and threads: the cgroup's pids.max, and RLIMIT_NPROC per uid
     file_bytes: int = 64 * MiB  # RLIMIT_FSIZE
     open_files: int = 256  # RLIMIT_NOFILE
     startup_timeout: float = 60.0
@@ -70,13 +77,25 @@ class Limits:
     uid_count: int = 64
     python: str = sys.executable  # interpreter with ipykernel for the kernel
     tmp_root: str | None = None  # where sandbox folders go (default: the system temp dir)
-    isolate_network: bool = True
-    # With root: a private mount namespace hides these folders (tmpfs over them) from the
-    # kernel; the interpreter's prefixes and the sandbox folder are bound back. /tmp is always
-    # replaced by a private tmpfs of tmp_bytes.
+    # With root the kernel sees only an allow-list: /usr (and the merged-/usr links), the
+    # interpreter's prefixes, expose_paths, etc_files from /etc, a synthesised passwd/group/
+    # hosts, /dev's null/zero/full/random/urandom, its own /proc, and one private tmpfs of
+    # tmp_bytes for everything writable (the working folder /home/jovyan, /tmp, /var/tmp,
+    # /dev/shm). hidden_paths is kept for callers of the former deny-list: nothing outside the
+    # allow-list is visible anyway.
     hidden_paths: tuple[str, ...] = (str(_PROJECT_ROOT), "/root", "/home", "/srv")
     expose_paths: tuple[str, ...] = ()  # extra folders the kernel needs (e.g. a lab venv)
-    tmp_bytes: int = 256 * MiB
+    etc_files: tuple[str, ...] = (
+        "ld.so.cache",
+        "ld.so.conf",
+        "ld.so.conf.d",
+        "localtime",
+        "alternatives",
+    )
+    tmp_bytes: int = 256 * MiB  # all the kernel can write (data files included)
+    cgroup_root: str = "/sys/fs/cgroup"
+    cgroup_name: str = "academy-grader"  # parent of the per-grading cgroups
+    isolate_network: bool = True  # kept for compatibility: with root there is never a network
     extra_env: tuple[tuple[str, str], ...] = ()
 
 
@@ -110,65 +129,285 @@ class SandboxError(RuntimeError):
     pass
 
 
-# --- the privileged bootstrap (runs in the child, as root, before exec) ---------------------
+# --- the bootstrap (runs in the child before exec; as root it builds the sandbox) -----------
+# Without root (cfg["root"] is None) it only lowers rlimits and execs the kernel. As root:
+#   P (this process, still in the grader's PID namespace) joins the grading's cgroup, unshares
+#   mount, PID, IPC, network and UTS namespaces and forks
+#   C, PID 1 of the new PID namespace: builds a fresh root (a read-only tmpfs holding read-only
+#   binds of the allow-listed paths, a synthesised /etc, a minimal /dev, a new /proc, and one
+#   size-capped tmpfs for everything writable), pivots into it and forks
+#   K, which lowers rlimits, drops to the sandbox uid and execs the kernel.
+# C relays SIGINT to K, reaps orphans and exits like K; when C dies the kernel kills every
+# process of the namespace, and the namespaces (IPC objects, tmpfs contents) go with them.
+# P relays signals to C and exits like it, so the grader sees the kernel's exit status.
 _BOOT = r"""
-import ctypes, fcntl, json, os, resource, socket, struct, sys
+import ctypes, fcntl, json, os, resource, signal, socket, struct, sys
 cfg = json.loads(sys.stdin.readline())
 code = sys.stdin.read()
-report = {"netns": False, "uid": False, "mountns": False}
 libc = ctypes.CDLL(None, use_errno=True)
-def mount(src, dst, fstype, flags, data):
-    if libc.mount(src and src.encode(), dst.encode(), fstype and fstype.encode(), flags,
-                  data and data.encode()) != 0:
-        raise OSError(ctypes.get_errno(), "mount " + dst)
-if cfg["mounts"] is not None:
-    # private mount namespace: tmpfs over the covered folders, then the kept ones bound back
-    os.unshare(os.CLONE_NEWNS)
-    mount(None, "/", None, 16384 | (1 << 18), None)  # MS_REC | MS_PRIVATE
-    keep_fds = {k: os.open(k, os.O_PATH | os.O_DIRECTORY) for k in cfg["mounts"]["keep"]}
-    for cover, size in cfg["mounts"]["cover"]:
-        mount("tmpfs", cover, "tmpfs", 2 | 4, "mode=755,size=%d" % size)  # nosuid, nodev
-    for keep, fd in sorted(keep_fds.items(), key=lambda kv: kv[0].count("/")):
-        if any(keep == c or keep.startswith(c + "/") for c, _ in cfg["mounts"]["cover"]):
-            os.makedirs(keep, exist_ok=True)
-            mount("/proc/self/fd/%d" % fd, keep, None, 4096 | 16384, None)  # MS_BIND|MS_REC
-        os.close(fd)
-    report["mountns"] = True
-if cfg["isolate_network"]:
+status = cfg["status_fd"]
+def say(**kw):
+    os.write(status, (json.dumps(kw) + "\n").encode())
+def check(rc, what):
+    if rc != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, "%s: %s" % (what, os.strerror(e)))
+def mount(src, dst, fstype=None, flags=0, data=None):
+    check(libc.mount(src and src.encode(), dst.encode(), fstype and fstype.encode(),
+                     ctypes.c_ulong(flags), data and data.encode()), "mount " + dst)
+RDONLY, NOSUID, NODEV, NOEXEC, REMOUNT, BIND, REC, PRIVATE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 18
+def kernel():
+    for name, value in cfg["rlimits"].items():
+        resource.setrlimit(getattr(resource, name), (value, value))
+    libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
+    if cfg["uid"] is not None:
+        # The OOM killer takes the student's processes before the relays (and the host's).
+        with open("/proc/self/oom_score_adj", "w") as f:
+            f.write("500")
+        os.setgroups([])
+        os.setgid(cfg["uid"])
+        os.setuid(cfg["uid"])
+    os.chdir(cfg["cwd"])
+    os.umask(0o077)
+    r, w = os.pipe()
+    os.write(w, code.encode())
+    os.close(w)
+    os.dup2(r, 0)
+    os.close(r)
+    say(uid=cfg["uid"] is not None)
+    os.close(status)
+    os.execve(cfg["python"], cfg["argv"], cfg["env"])
+def exit_like(st):
+    os._exit(os.WEXITSTATUS(st) if os.WIFEXITED(st) else 128 + os.WTERMSIG(st))
+def build_root(R):
+    new = R["stage"]
+    mount(None, "/", None, REC | PRIVATE)
+    mount("tmpfs", new, "tmpfs", NOSUID | NODEV, "mode=755,size=4m")
+    w = new + "/.w"
+    os.mkdir(w)
+    mount("tmpfs", w, "tmpfs", NOSUID | NODEV, "mode=755,size=%d" % R["disk_bytes"])
+    uid = cfg["uid"]
+    for name, mode, owned in (("home", 0o700, True), ("tmp", 0o1777, False),
+                              ("shm", 0o1777, False), ("kernel", 0o700, True)):
+        os.mkdir(w + "/" + name)
+        os.chmod(w + "/" + name, mode)
+        if owned:
+            os.chown(w + "/" + name, uid, uid)
+    with open(w + "/kernel/kernel.json", "w") as f:
+        f.write(R["connection"])
+    os.chown(w + "/kernel/kernel.json", uid, uid)
+    def bind(src, dst, ro=True, rec=True):
+        if os.path.isdir(src) and not os.path.islink(src):
+            os.makedirs(new + dst, exist_ok=True)
+        else:
+            os.makedirs(os.path.dirname(new + dst), exist_ok=True)
+            open(new + dst, "a").close()
+        mount(src, new + dst, None, BIND | (REC if rec else 0))
+        if ro:
+            mount(None, new + dst, None, REMOUNT | BIND | RDONLY | NOSUID | NODEV)
+    for kind, path, target in R["paths"]:
+        if kind == "link":
+            os.makedirs(os.path.dirname(new + path), exist_ok=True)
+            os.symlink(target, new + path)
+        else:
+            bind(path, path)
+    os.makedirs(new + "/etc", exist_ok=True)
+    for name, text in R["etc"].items():
+        with open(new + "/etc/" + name, "w") as f:
+            f.write(text)
+    for dev in ("null", "zero", "full", "random", "urandom"):
+        bind("/dev/" + dev, "/dev/" + dev, ro=False, rec=False)
+    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
+                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
+        os.symlink(target, new + "/dev/" + name)
+    for src, dst in (("home", "/home/jovyan"), ("tmp", "/tmp"), ("tmp", "/var/tmp"),
+                     ("shm", "/dev/shm"), ("kernel", "/run/kernel")):
+        bind(w + "/" + src, dst, ro=False, rec=False)
+    check(libc.umount2((w).encode(), 2), "umount scratch")  # MNT_DETACH: the binds keep it
+    os.rmdir(w)
+    os.makedirs(new + "/proc")
+    mount("proc", new + "/proc", "proc", NOSUID | NODEV | NOEXEC)
+    os.chdir(new)
+    if R["pivot_root"] is not None:
+        check(libc.syscall(R["pivot_root"], b".", b"."), "pivot_root")
+        check(libc.umount2(b".", 2), "umount old root")
+    else:
+        os.chroot(".")
+    os.chdir("/")
+    mount(None, "/", None, REMOUNT | BIND | RDONLY | NOSUID | NODEV)
+def network():
     try:
-        os.unshare(os.CLONE_NEWNET | os.CLONE_NEWUTS)
-        report["netns"] = True
         socket.sethostname("jupyter")
         s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
         ifreq = fcntl.ioctl(s, 0x8913, struct.pack("16sh22x", b"lo", 0))  # SIOCGIFFLAGS
         flags = struct.unpack("16sh", ifreq[:18])[1]
         fcntl.ioctl(s, 0x8914, struct.pack("16sh22x", b"lo", flags | 1))
         s.close()
+        return True
     except OSError as exc:
-        report["netns_error"] = str(exc)
-for name, value in cfg["rlimits"].items():
-    resource.setrlimit(getattr(resource, name), (value, value))
-libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
-if cfg["uid"] is not None:
-    os.setgroups([])
-    os.setgid(cfg["uid"])
-    os.setuid(cfg["uid"])
-    report["uid"] = True
-os.chdir(cfg["cwd"])
-os.umask(0o077)
-r, w = os.pipe()
-os.write(w, code.encode())
-os.close(w)
-os.dup2(r, 0)
-os.close(r)
-os.write(cfg["status_fd"], json.dumps(report).encode())
-os.close(cfg["status_fd"])
-os.execve(cfg["python"], [cfg["python"], "-s", "-c",
-          "import sys;exec(compile(sys.stdin.read(),'<kernel>','exec'))", "-f", cfg["conn"]],
-          cfg["env"])
+        say(netns_error=str(exc))
+        return False
+R = cfg["root"]
+if R is None:
+    kernel()
+for procs in R["cgroup_procs"]:
+    with open(procs, "w") as f:
+        f.write(str(os.getpid()))
+os.unshare(os.CLONE_NEWNS | os.CLONE_NEWPID | os.CLONE_NEWIPC | os.CLONE_NEWNET
+           | os.CLONE_NEWUTS)
+init = os.fork()
+if init:
+    def relay(sig, frame):
+        os.kill(init, sig)
+    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(sig, relay)
+    say(init_pid=init)
+    os.close(status)
+    while True:
+        pid, st = os.waitpid(init, 0)
+        if pid == init:
+            exit_like(st)
+try:
+    libc.prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG: SIGKILL when the relay goes
+    build_root(R)
+    netns = network()
+except BaseException as exc:
+    say(error="sandbox set-up failed: %s" % exc)
+    os._exit(70)
+kid = os.fork()
+if kid == 0:
+    kernel()
+def relay(sig, frame):
+    os.kill(kid, sig)
+for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    signal.signal(sig, relay)
+say(mountns=True, pidns=True, ipcns=True, netns=netns, allow_list=True)
+os.close(status)
+os.close(0)
+while True:
+    pid, st = os.waitpid(-1, 0)
+    if pid == kid:
+        exit_like(st)
 """
 
 _KERNEL_CODE = (Path(__file__).with_name("_kernel_main.py")).read_text()
+
+
+# pivot_root has no libc wrapper; other machines fall back to chroot (the uid cannot undo it).
+_PIVOT_ROOT = {"x86_64": 155, "aarch64": 41}
+
+
+def _write(path: Path, value: object) -> None:
+    path.write_text(str(value))
+
+
+class _Cgroup:
+    """The cgroup of one grading: total memory, process count and CPU of everything the kernel
+    starts. cgroup v2 when the host mounts it with the memory and pids controllers, else v1
+    (memory, pids, and cpu when present). Raises OSError when neither can be used."""
+
+    def __init__(self, limits: Limits):
+        self.dirs: list[Path] = []
+        root = Path(limits.cgroup_root)
+        name = f"{os.getpid()}-{secrets.token_hex(4)}"
+        period = 100_000
+        quota = max(1000, int(limits.cpus * period))
+        try:
+            controllers = (root / "cgroup.controllers").read_text().split()
+        except OSError:
+            controllers = []
+        if {"memory", "pids"} <= set(controllers):
+            self.version = "v2"
+            parent = root / limits.cgroup_name
+            parent.mkdir(exist_ok=True)
+            enable = " ".join(f"+{c}" for c in ("memory", "pids", "cpu") if c in controllers)
+            _write(root / "cgroup.subtree_control", enable)
+            _write(parent / "cgroup.subtree_control", enable)
+            _sweep(parent)
+            d = parent / name
+            d.mkdir()
+            self.dirs.append(d)
+            _write(d / "memory.max", limits.total_memory_bytes)
+            if (d / "memory.swap.max").exists():
+                _write(d / "memory.swap.max", 0)
+            _write(d / "pids.max", limits.nproc)
+            if (d / "cpu.max").exists():
+                _write(d / "cpu.max", f"{quota} {period}")
+            return
+        self.version = "v1"
+        try:
+            for controller in ("memory", "pids", "cpu"):
+                base = root / controller
+                if not (base / "cgroup.procs").exists():
+                    if controller == "cpu":
+                        continue
+                    raise OSError(f"no cgroup v2 and no v1 {controller} controller under {root}")
+                parent = base / limits.cgroup_name
+                parent.mkdir(exist_ok=True)
+                _sweep(parent)
+                d = parent / name
+                d.mkdir()
+                self.dirs.append(d)
+                if controller == "memory":
+                    _write(d / "memory.limit_in_bytes", limits.total_memory_bytes)
+                    if (d / "memory.memsw.limit_in_bytes").exists():
+                        _write(d / "memory.memsw.limit_in_bytes", limits.total_memory_bytes)
+                elif controller == "pids":
+                    _write(d / "pids.max", limits.nproc)
+                else:
+                    _write(d / "cpu.cfs_period_us", period)
+                    _write(d / "cpu.cfs_quota_us", quota)
+        except OSError:
+            self.destroy()
+            raise
+
+    @property
+    def procs(self) -> list[str]:
+        return [str(d / "cgroup.procs") for d in self.dirs]
+
+    def pids(self) -> set[int]:
+        found: set[int] = set()
+        for d in self.dirs:
+            with contextlib.suppress(OSError, ValueError):
+                found |= {int(p) for p in (d / "cgroup.procs").read_text().split()}
+        return found
+
+    def destroy(self, deadline: float = 5.0) -> list[int]:
+        """Kill whatever is left in the cgroup and remove it; return pids that would not die."""
+        end = time.monotonic() + deadline
+        left = self.pids()
+        while left:
+            if self.version == "v2" and (self.dirs[0] / "cgroup.kill").exists():
+                with contextlib.suppress(OSError):
+                    _write(self.dirs[0] / "cgroup.kill", 1)
+            for pid in left:
+                with contextlib.suppress(OSError):
+                    os.kill(pid, signal.SIGKILL)
+            if time.monotonic() > end:
+                return sorted(left)
+            time.sleep(0.02)
+            left = self.pids()
+        for d in reversed(self.dirs):
+            for _ in range(50):
+                try:
+                    d.rmdir()
+                    break
+                except FileNotFoundError:
+                    break
+                except OSError:
+                    time.sleep(0.02)  # the last task is still being torn down
+        self.dirs = []
+        return []
+
+
+def _sweep(parent: Path) -> None:
+    """Remove empty cgroups left by worker processes that have died."""
+    for d in parent.iterdir():
+        owner = d.name.partition("-")[0]
+        if not d.is_dir() or not owner.isdigit() or Path(f"/proc/{owner}").exists():
+            continue
+        with contextlib.suppress(OSError):
+            d.rmdir()
 
 
 class _UidSlot:
@@ -294,6 +533,10 @@ class Sandbox:
         self.proc: subprocess.Popen | None = None
         self.kc: BlockingKernelClient | None = None
         self._slot: _UidSlot | None = None
+        self._cgroup: _Cgroup | None = None
+        self._cgroup_error: str | None = None
+        self.init_pid: int | None = None  # PID 1 of the kernel's namespace, as seen from here
+        self._init_fd: int | None = None
         self._ctx: zmq.Context | None = None
         self.base: Path | None = None
         self.workdir: Path | None = None
@@ -311,19 +554,13 @@ class Sandbox:
                 self._slot = _UidSlot(lim)
                 self.uid = self._slot.uid
                 kill_uid(self.uid, lim.python)  # leftovers of a crashed worker
+            # As root this is only the (empty, root-only) mount point of the new root; without
+            # root it holds the working folder and the kernel's runtime files.
             self.base = Path(tempfile.mkdtemp(dir=lim.tmp_root))
-            os.chmod(self.base, 0o711 if root else 0o700)
-            self.workdir = self.base / "lab"
-            runtime = self.base / "r"
-            for d in (self.workdir, runtime):
-                d.mkdir(mode=0o700)
-                if root:
-                    assert self.uid is not None
-                    os.chown(d, self.uid, self.uid)
-            conn_file = runtime / "kernel.json"
+            os.chmod(self.base, 0o700)
             info: KernelConnectionInfo = {
                 "transport": "ipc",
-                "ip": str(runtime / "k"),
+                "ip": "/run/kernel/k",
                 "shell_port": 1,
                 "iopub_port": 2,
                 "stdin_port": 3,
@@ -333,12 +570,28 @@ class Sandbox:
                 "signature_scheme": "hmac-sha256",
                 "kernel_name": "python3",
             }
-            conn_file.write_text(json.dumps(info))
             if root:
-                assert self.uid is not None
-                os.chown(conn_file, self.uid, self.uid)
-            os.chmod(conn_file, 0o600)
-            self._launch(info, conn_file)
+                try:
+                    self._cgroup = _Cgroup(lim)
+                except OSError as exc:
+                    log.warning("grading without a cgroup: %s", exc)
+                    self._cgroup_error = str(exc)
+                self._launch(info, None)
+                assert self.init_pid is not None
+                # The kernel's private root, seen from here through its init process.
+                inner = Path(f"/proc/{self.init_pid}/root")
+                self.workdir = inner / "home" / "jovyan"
+                info = {**info, "ip": str(inner / "run" / "kernel" / "k")}
+            else:
+                self.workdir = self.base / "lab"
+                runtime = self.base / "r"
+                for d in (self.workdir, runtime):
+                    d.mkdir(mode=0o700)
+                info = {**info, "ip": str(runtime / "k")}
+                conn_file = runtime / "kernel.json"
+                conn_file.write_text(json.dumps(info))
+                os.chmod(conn_file, 0o600)
+                self._launch(info, conn_file)
             self._connect(info)
             self._wait_ready()
         except BaseException:
@@ -349,11 +602,15 @@ class Sandbox:
 
     def _env(self) -> dict[str, str]:
         assert self.base is not None  # set by start() before the launch
-        work = str(self.workdir)
+        if self.uid is not None:
+            home, tmp, runtime = "/home/jovyan", "/tmp", "/run/kernel"  # noqa: S108
+        else:
+            home = tmp = str(self.base / "lab")
+            runtime = str(self.base / "r")
         env = {
             "PATH": "/usr/local/bin:/usr/bin:/bin",
-            "HOME": work,
-            "TMPDIR": work,
+            "HOME": home,
+            "TMPDIR": tmp,
             "USER": "jovyan",
             "LOGNAME": "jovyan",
             "LANG": "C.UTF-8",
@@ -363,13 +620,13 @@ class Sandbox:
             "OMP_NUM_THREADS": "1",
             "OPENBLAS_NUM_THREADS": "1",
             "MKL_NUM_THREADS": "1",
-            "IPYTHONDIR": str(self.base / "r" / "ipython"),
-            "JUPYTER_RUNTIME_DIR": str(self.base / "r"),
+            "IPYTHONDIR": runtime + "/ipython",
+            "JUPYTER_RUNTIME_DIR": runtime,
         }
         env.update(dict(self.limits.extra_env))
         return env
 
-    def _launch(self, info: KernelConnectionInfo, conn_file: Path) -> None:
+    def _launch(self, info: KernelConnectionInfo, conn_file: Path | None) -> None:
         lim = self.limits
         root = self.uid is not None
         rlimits = {
@@ -382,16 +639,26 @@ class Sandbox:
         if root:
             rlimits["RLIMIT_NPROC"] = lim.nproc
         status_r, status_w = os.pipe()
+        conn = "/run/kernel/kernel.json" if root else str(conn_file)
         cfg = {
-            "isolate_network": lim.isolate_network and root,
             "rlimits": rlimits,
             "uid": self.uid,
-            "cwd": str(self.workdir),
+            "cwd": "/home/jovyan" if root else str(self.workdir),
             "python": lim.python,
-            "conn": str(conn_file),
+            # No IPython history: its database and saving thread would be one more thing
+            # student code could exhaust (a thread, files, disk) before a test cell runs.
+            "argv": [
+                lim.python,
+                "-s",
+                "-c",
+                "import sys;exec(compile(sys.stdin.read(),'<kernel>','exec'))",
+                "-f",
+                conn,
+                "--HistoryManager.enabled=False",
+            ],
             "env": self._env(),
             "status_fd": status_w,
-            "mounts": self._mount_plan() if root else None,
+            "root": self._root_plan(info) if root else None,
         }
         self.proc = subprocess.Popen(
             [lim.python, "-I", "-S", "-c", _BOOT],
@@ -409,36 +676,78 @@ class Sandbox:
         self.proc.stdin.close()
         with os.fdopen(status_r, "rb") as f:
             raw = f.read()
-        try:
-            self.isolation = json.loads(raw) if raw else {}
-        except ValueError:
-            self.isolation = {}
-        if not raw:
-            raise SandboxError(f"the sandbox did not start (exit code {self.proc.wait(5)})")
-        self.isolation.setdefault("uid", False)
-        self.isolation["rlimits"] = sorted(rlimits)
+        report: dict[str, Any] = {}
+        for line in raw.splitlines():
+            with contextlib.suppress(ValueError):
+                report.update(json.loads(line))
+        self.init_pid = report.pop("init_pid", None)
+        if self.init_pid is not None:
+            with contextlib.suppress(OSError):
+                self._init_fd = os.pidfd_open(self.init_pid)
+        if "error" in report or not report.get("uid") and root or not raw:
+            code = self.proc.wait(5)
+            raise SandboxError(report.get("error") or f"the sandbox did not start (exit {code})")
+        self.isolation = {
+            "uid": bool(report.get("uid")),
+            "netns": bool(report.get("netns")),
+            "mountns": bool(report.get("mountns")),
+            "pidns": bool(report.get("pidns")),
+            "ipcns": bool(report.get("ipcns")),
+            "allow_list": bool(report.get("allow_list")),
+            "cgroup": self._cgroup.version if self._cgroup else False,
+            "rlimits": sorted(rlimits),
+        }
+        if self._cgroup_error:
+            self.isolation["cgroup_error"] = self._cgroup_error
+        if "netns_error" in report:
+            self.isolation["netns_error"] = report["netns_error"]
 
-    def _mount_plan(self) -> dict:
+    def _root_plan(self, info: KernelConnectionInfo) -> dict:
+        """What the bootstrap needs to build the kernel's root: the allow-list, /etc, sizes."""
         lim = self.limits
-        keep = {os.path.realpath(p) for p in (*lim.expose_paths, str(self.base))}
+        assert self.uid is not None and self.base is not None
+        wanted: list[str] = ["/usr", *lim.expose_paths]
+        pythons = {os.path.abspath(lim.python), os.path.realpath(lim.python)}
         if os.path.realpath(lim.python) == os.path.realpath(sys.executable):
-            keep |= {os.path.realpath(sys.prefix), os.path.realpath(sys.base_prefix)}
-        keep.add(os.path.dirname(os.path.realpath(lim.python)))
-        covers = {os.path.realpath(p) for p in lim.hidden_paths if os.path.isdir(p)}
-        covers.add(os.path.realpath(tempfile.gettempdir()))
-        for k in keep:  # folders the sandbox uid could not traverse
-            parts = Path(k).parts
-            for i in range(2, len(parts)):
-                anc = os.path.join(*parts[:i])
-                if not os.stat(anc).st_mode & 0o001:
-                    covers.add(anc)
-                    break
-        covers = {c for c in covers if c != "/"}
-        top = sorted(c for c in covers if not any(c.startswith(o + "/") for o in covers))
-        cover = [
-            (c, lim.tmp_bytes if c == os.path.realpath(tempfile.gettempdir()) else MiB) for c in top
-        ]
-        return {"keep": sorted(keep), "cover": cover}
+            wanted += [sys.prefix, sys.base_prefix]
+        for exe in pythons:  # the interpreter's prefix (a venv's, and its base's)
+            wanted.append(str(Path(exe).parent.parent))
+        paths: list[tuple[str, str, str]] = []
+        for top in ("/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"):
+            if os.path.islink(top):  # merged /usr: keep the links, /usr is bound
+                paths.append(("link", top, os.readlink(top)))
+            elif os.path.isdir(top):
+                wanted.append(top)
+        for name in lim.etc_files:
+            path = os.path.join("/etc", name)
+            if os.path.islink(path):
+                paths.append(("link", path, os.readlink(path)))
+            elif os.path.exists(path):
+                wanted.append(path)
+        kept: list[str] = []
+        for path in sorted({os.path.realpath(p) for p in wanted if os.path.exists(p)}):
+            if path == "/" or any(path.startswith(k.rstrip("/") + "/") for k in kept):
+                continue
+            kept.append(path)
+        paths += [("bind", p, p) for p in kept]
+        uid = self.uid
+        etc = {
+            "passwd": "root:x:0:0:root:/root:/usr/sbin/nologin\n"
+            f"jovyan:x:{uid}:{uid}:jovyan:/home/jovyan:/bin/bash\n"
+            "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n",
+            "group": f"root:x:0:\njovyan:x:{uid}:\nnogroup:x:65534:\n",
+            "hosts": "127.0.0.1\tlocalhost jupyter\n::1\tlocalhost\n",
+            "nsswitch.conf": "passwd: files\ngroup: files\nhosts: files\n",
+        }
+        return {
+            "stage": str(self.base),
+            "disk_bytes": lim.tmp_bytes,
+            "connection": json.dumps(info),
+            "paths": paths,
+            "etc": etc,
+            "cgroup_procs": self._cgroup.procs if self._cgroup else [],
+            "pivot_root": _PIVOT_ROOT.get(platform.machine()),
+        }
 
     def _connect(self, info: KernelConnectionInfo) -> None:
         self._ctx = zmq.Context()
@@ -654,8 +963,13 @@ class Sandbox:
             with contextlib.suppress(Exception):
                 self._ctx.destroy(linger=0)
             self._ctx = None
-        if self.uid is not None:
-            left = kill_uid(self.uid, self.limits.python)
+        if self._init_fd is not None:
+            # The namespace's init: when it dies the kernel kills every process in the PID
+            # namespace (none can leave it), and the IPC namespace and private mounts go too.
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(self._init_fd, signal.SIGKILL)
+            os.close(self._init_fd)
+            self._init_fd = None
         if self.proc is not None:
             if self.uid is None:
                 left = kill_session(self.proc.pid)
@@ -663,11 +977,15 @@ class Sandbox:
                 self.proc.kill()
             with contextlib.suppress(Exception):
                 self.proc.wait(5)
+        if self._cgroup is not None:
+            left += self._cgroup.destroy()
+            self._cgroup = None
+        # Belt and braces: nothing of the uid should exist outside the namespace.
+        if self.uid is not None and [p for p in _proc_ids("uid", self.uid) if not _is_zombie(p)]:
+            left += kill_uid(self.uid, self.limits.python)
         if self.base is not None:
             shutil.rmtree(self.base, ignore_errors=True)
             self.base = None
-        if self.uid is not None:
-            _remove_files_of(self.uid)
         if self._slot is not None and not left:
             self._slot.release()  # a uid with survivors stays locked until this process ends
             self._slot = None
@@ -678,22 +996,3 @@ class Sandbox:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _remove_files_of(uid: int) -> None:
-    """Remove what the sandbox uid left in the world-writable temp folders."""
-    for folder in {tempfile.gettempdir(), "/tmp", "/var/tmp", "/dev/shm"}:  # noqa: S108
-        try:
-            entries = list(os.scandir(folder))
-        except OSError:
-            continue
-        for entry in entries:
-            try:
-                if entry.stat(follow_symlinks=False).st_uid != uid:
-                    continue
-                if entry.is_dir(follow_symlinks=False):
-                    shutil.rmtree(entry.path, ignore_errors=True)
-                else:
-                    os.unlink(entry.path)
-            except OSError:
-                continue

@@ -273,16 +273,19 @@ def test_disk_writes_are_capped_in_total():
         import os
         WRITTEN = 0
         chunk = b'0' * (1024 * 1024)
-        for folder in ('.', os.path.expanduser('~'), '/tmp', '/var/tmp', '/dev/shm'):
+        for n, folder in enumerate(('.', '/tmp', '/var/tmp', '/dev/shm')):
             for i in range(12):
                 try:
-                    with open(os.path.join(folder, f'fill{i}.bin'), 'wb') as f:
-                        for _ in range(15):
-                            f.write(chunk)
-                            f.flush()
-                            WRITTEN += len(chunk)
+                    name = os.path.join(folder, f'fill{n}-{i}.bin')
+                    fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
+                except OSError:
+                    continue
+                try:
+                    for _ in range(15):
+                        WRITTEN += os.write(fd, chunk)  # what the file system took
                 except OSError:
                     pass
+                os.close(fd)
         print('written MiB', WRITTEN >> 20)
         """
     result, out = run(probe, "assert WRITTEN <= 64 * 1024 * 1024, WRITTEN >> 20", limits=limits)
