@@ -58,14 +58,14 @@ def test_gpu_lab_lifecycle(hub, slurm, student):
     since = datetime.now() - timedelta(minutes=1)
     t0 = time.monotonic()
     state = hub.start_server(
-        student, "gpulab", {"partition": "gpu", "gpus": 1, "runtime": "00:10:00"}
+        student, "lab-1", {"partition": "gpu", "gpus": 1, "runtime": "00:10:00"}
     )
     assert state.status in ("pending", "ready"), state
-    state = hub.wait_ready(student, "gpulab", timeout=120)
+    state = hub.wait_ready(student, "lab-1", timeout=120)
     spawn_s = time.monotonic() - t0
     print(f"\nspawn-to-ready (partition gpu, 1 GPU): {spawn_s:.1f} s")
     assert state.ready, state
-    assert state.job_id and state.url == f"/user/{student}/gpulab/"
+    assert state.job_id and state.url == f"/user/{student}/lab-1/"
 
     # Slurm sees the job on the gpu partition with one GPU
     job = sh("scontrol", "show", "job", "-o", state.job_id)
@@ -75,13 +75,13 @@ def test_gpu_lab_lifecycle(hub, slurm, student):
     assert q.state == "RUNNING" and q.nodes
 
     # the lab notebook goes in through the contents API and comes back unchanged
-    hub.add_file(student, "gpulab", "labs/lab1/lab1.ipynb", NOTEBOOK)
-    back = hub.get_file(student, "gpulab", "labs/lab1/lab1.ipynb")
+    hub.add_file(student, "lab-1", "labs/lab1/lab1.ipynb", NOTEBOOK)
+    back = hub.get_file(student, "lab-1", "labs/lab1/lab1.ipynb")
     assert [c["source"] for c in back["cells"]] == [c["source"] for c in NOTEBOOK["cells"]]
 
     time.sleep(1.5)  # at least a second of elapsed time for the accounting check
     t1 = time.monotonic()
-    stopped = hub.stop_server(student, "gpulab", wait=30)
+    stopped = hub.stop_server(student, "lab-1", wait=30)
     print(f"stop -> stopped: {time.monotonic() - t1:.1f} s")
     assert stopped.stopped, stopped
     assert wait_until(lambda: slurm.queue_info(state.job_id).state in ("GONE", "CANCELLED"), 30), (
@@ -120,28 +120,38 @@ def test_gpu_lab_lifecycle(hub, slurm, student):
 def test_bad_options_rejected_without_a_job(hub, slurm, student, options, message):
     since = datetime.now() - timedelta(seconds=5)
     with pytest.raises(HubError) as exc:
-        hub.start_server(student, "evil", options)
+        hub.start_server(student, "lab-2", options)
     assert exc.value.status == 400
     assert message in exc.value.message
-    assert hub.server_state(student, "evil").stopped
+    assert hub.server_state(student, "lab-2").stopped
     time.sleep(0.5)
     assert jobs_of(slurm, student, since) == [], "a job was submitted for rejected options"
     assert student not in sh("squeue", "-h", "-o", "%u").split()
 
 
+@pytest.mark.parametrize("server", ["mine", "lab-1x", "lab"])
+def test_only_lab_session_names_are_started(hub, slurm, student, server):
+    """Even the service token cannot start a server Academy would not name (nor, through the
+    user-less path of a hub admin, the unnamed default server)."""
+    with pytest.raises(HubError) as exc:
+        hub.start_server(student, server, {"partition": "cpu"})
+    assert exc.value.status == 400 and "only lab sessions" in exc.value.message
+    assert student not in sh("squeue", "-h", "-o", "%u").split()
+
+
 def test_scancel_mid_session_stops_server(hub, slurm, student):
-    state = hub.start_server(student, "cpulab", {"partition": "cpu", "runtime": "00:05:00"})
-    state = hub.wait_ready(student, "cpulab", timeout=120)
+    state = hub.start_server(student, "lab-3", {"partition": "cpu", "runtime": "00:05:00"})
+    state = hub.wait_ready(student, "lab-3", timeout=120)
     assert state.ready and state.job_id, state
     subprocess.run(["scancel", state.job_id], check=True, timeout=30)
     t0 = time.monotonic()
-    after = wait_until(lambda: hub.server_state(student, "cpulab").stopped, 45, 0.5)
+    after = wait_until(lambda: hub.server_state(student, "lab-3").stopped, 45, 0.5)
     print(f"\nscancel -> hub shows server stopped: {time.monotonic() - t0:.1f} s")
-    assert after, hub.server_state(student, "cpulab")
+    assert after, hub.server_state(student, "lab-3")
     # and the same lab can be started again right away
-    again = hub.start_server(student, "cpulab", {"partition": "cpu", "runtime": "00:05:00"})
+    again = hub.start_server(student, "lab-3", {"partition": "cpu", "runtime": "00:05:00"})
     assert again.status in ("pending", "ready")
-    hub.stop_server(student, "cpulab", wait=30)
+    hub.stop_server(student, "lab-3", wait=30)
 
 
 def test_pending_reason_in_plain_words(slurm):
