@@ -250,11 +250,15 @@ def network():
 R = cfg["root"]
 if R is None:
     kernel()
-for procs in R["cgroup_procs"]:
-    with open(procs, "w") as f:
-        f.write(str(os.getpid()))
-os.unshare(os.CLONE_NEWNS | os.CLONE_NEWPID | os.CLONE_NEWIPC | os.CLONE_NEWNET
-           | os.CLONE_NEWUTS)
+try:
+    for procs in R["cgroup_procs"]:
+        with open(procs, "w") as f:
+            f.write(str(os.getpid()))
+    os.unshare(os.CLONE_NEWNS | os.CLONE_NEWPID | os.CLONE_NEWIPC | os.CLONE_NEWNET
+               | os.CLONE_NEWUTS)
+except OSError as exc:
+    say(error="sandbox set-up failed: cgroup or namespaces: %s" % exc)
+    os._exit(70)
 init = os.fork()
 if init:
     def relay(sig, frame):

@@ -266,6 +266,30 @@ def test_process_count_is_capped():
     assert_full_marks(result, out)
 
 
+def test_cpu_is_capped_for_the_whole_grading():
+    """Two busy children for 6 s under a quota of a tenth of a CPU: about 0.6 CPU-seconds
+    (unlimited, 12 on an idle machine of 2 cores)."""
+    limits = replace(BASE, cpus=0.1)
+    probe = """
+        import os, time
+        kids = []
+        for _ in range(2):
+            pid = os.fork()
+            if pid == 0:
+                end = time.monotonic() + 6
+                while time.monotonic() < end:
+                    pass
+                os._exit(0)
+            kids.append(pid)
+        for pid in kids:
+            os.waitpid(pid, 0)
+        CPU = os.times().children_user + os.times().children_system
+        print('CPU seconds of the children', CPU)
+        """
+    result, out = run(probe, "assert CPU <= 0.9, CPU", limits=limits)
+    assert_full_marks(result, out)
+
+
 def test_disk_writes_are_capped_in_total():
     """Many files, each under the per-file limit, in every writable place: 64 MiB in all."""
     limits = replace(BASE, tmp_bytes=64 * MiB, file_bytes=16 * MiB)
