@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import api_view
@@ -198,13 +199,24 @@ class MembershipWriteSerializer(serializers.Serializer):
             institution.queryset = visible  # type: ignore[arg-type]
 
 
+INVITED_DETAIL = gettext_lazy(
+    "An invitation is on its way to this address. The person becomes a member when they accept it."
+)
+
+
+class InvitedSerializer(serializers.Serializer):
+    invited = serializers.EmailField()
+    detail = serializers.CharField()
+
+
 class MembershipViewSet(
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.DestroyModelMixin,
     viewsets.GenericViewSet,
 ):
-    """Memberships.  POST gives an existing person a role, or invites them by e-mail."""
+    """Memberships.  POST invites a person by e-mail (the membership begins when they accept),
+    or changes the role of someone who is already a member."""
 
     serializer_class = MembershipSerializer
     filterset_fields = ["institution__slug", "role"]
@@ -217,35 +229,41 @@ class MembershipViewSet(
         )
 
     @extend_schema(
-        request=MembershipWriteSerializer, responses={201: MembershipSerializer, 202: None}
+        request=MembershipWriteSerializer,
+        responses={200: MembershipSerializer, 202: InvitedSerializer},
     )
     def create(self, request: Request) -> Response:
         write = MembershipWriteSerializer(data=request.data, context={"request": request})
         write.is_valid(raise_exception=True)
+        actor = authed_user(request)
         institution = write.validated_data["institution"]
-        if not selectors.can_manage_institution(authed_user(request), institution):
+        if not selectors.can_manage_institution(actor, institution):
             raise PermissionDenied
-        user = User.objects.filter(email__iexact=write.validated_data["email"]).first()
+        email = User.objects.normalize_email(write.validated_data["email"]).lower()
+        role = write.validated_data["role"]
+        # Someone the admin already sees as a member: a role change.  Anyone else, with an
+        # account or not, gets an invitation, and the answer is the same in both cases (no
+        # way to learn which addresses have accounts).
+        membership = (
+            Membership.objects.select_related("user", "institution")
+            .filter(institution=institution, user__email__iexact=email)
+            .first()
+        )
         try:
-            if user is None:
-                services.invitation_create(
-                    actor=authed_user(request),
-                    institution=institution,
-                    email=write.validated_data["email"],
-                    role=write.validated_data["role"],
+            if membership is not None:
+                membership = services.membership_role_set(
+                    actor=actor, membership=membership, role=role
                 )
-                return Response(
-                    {"invited": write.validated_data["email"]}, status=status.HTTP_202_ACCEPTED
-                )
-            membership = services.membership_set(
-                actor=authed_user(request),
-                institution=institution,
-                user=user,
-                role=write.validated_data["role"],
-            )
+                return Response(MembershipSerializer(membership).data, status=status.HTTP_200_OK)
+            services.membership_invite(actor=actor, institution=institution, email=email, role=role)
+        except DjangoPermissionDenied:
+            raise PermissionDenied from None
         except DjangoValidationError as exc:
             raise django_errors(exc) from None
-        return Response(MembershipSerializer(membership).data, status=status.HTTP_201_CREATED)
+        return Response(
+            InvitedSerializer({"invited": email, "detail": str(INVITED_DETAIL)}).data,
+            status=status.HTTP_202_ACCEPTED,
+        )
 
     def perform_destroy(self, instance):  # type: ignore[no-untyped-def]
         try:

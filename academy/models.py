@@ -91,7 +91,12 @@ class Role(models.TextChoices):
 
 
 class Membership(models.Model):
-    """A person's role at an institution. One role per person and institution."""
+    """A person's role at an institution. One role per person and institution.
+
+    A row exists only with the person's consent: it is created when they accept an invitation
+    (``services.invitation_accept``), or by an operator.  An institution admin's rights over a
+    person (enrolments, submissions, grades, approvals) all come from these rows, so an admin
+    can never give themselves those rights over someone by naming their address."""
 
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="memberships"
@@ -113,7 +118,9 @@ class Membership(models.Model):
 
 
 class Invitation(models.Model):
-    """An admin's invitation by e-mail; accepted through a signed, expiring link."""
+    """An admin's invitation by e-mail; accepted (or declined) through a signed, expiring link
+    by the owner of the address: a new account is created on acceptance, an existing account
+    must be signed in.  Only acceptance creates the membership."""
 
     email = models.EmailField()
     institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="+")
@@ -129,12 +136,18 @@ class Invitation(models.Model):
     )
     created_at = models.DateTimeField(auto_now_add=True)
     accepted_at = models.DateTimeField(null=True, blank=True)
+    declined_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]
+        indexes = [models.Index(fields=["email", "institution"])]
 
     def __str__(self) -> str:
         return f"{self.email} -> {self.institution}"
+
+    @property
+    def is_pending(self) -> bool:
+        return self.accepted_at is None and self.declined_at is None
 
 
 class AuditQuerySet(models.QuerySet["AuditEvent"]):

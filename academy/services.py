@@ -3,13 +3,14 @@ transaction, writes an audit row, and enqueues e-mail only after commit."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 
 from django.conf import settings
 from django.contrib.auth.password_validation import validate_password
 from django.core import signing
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.models import QuerySet
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.text import slugify
@@ -101,29 +102,71 @@ def cohort_remove_member(*, actor: User, cohort: Cohort, user: User) -> None:
         )
 
 
-def membership_set(*, actor: User, institution: Institution, user: User, role: str) -> Membership:
-    """Give ``user`` the ``role`` at ``institution`` (creating or changing the membership)."""
-    _require(can_manage_institution(actor, institution))
+def membership_role_set(*, actor: User, membership: Membership, role: str) -> Membership:
+    """Change the role of someone who is already a member (they accepted, or an operator added
+    them).  Adding a person is never done here: see ``membership_invite``."""
+    _require(can_manage_institution(actor, membership.institution))
     if role not in Role.values:
         raise ValidationError({"role": _("Unknown role.")})
     with transaction.atomic():
-        membership, created = Membership.objects.select_for_update().get_or_create(
-            user=user, institution=institution, defaults={"role": role}
-        )
-        previous = None if created else membership.role
-        if not created and membership.role != role:
+        membership = Membership.objects.select_for_update().get(pk=membership.pk)
+        previous = membership.role
+        if previous != role:
             membership.role = role
             membership.save(update_fields=["role"])
         audit(
             actor,
             "membership.set",
             membership,
-            institution=institution,
-            user=user.username,
+            institution=membership.institution,
+            user=membership.user.username,
             role=role,
             previous=previous,
         )
     return membership
+
+
+def _pending_invitations() -> QuerySet[Invitation]:
+    """Invitations not yet answered whose link has not expired."""
+    fresh = timezone.now() - timedelta(seconds=settings.INVITATION_MAX_AGE)
+    return Invitation.objects.filter(accepted_at=None, declined_at=None, created_at__gte=fresh)
+
+
+def membership_invite(
+    *,
+    actor: User,
+    institution: Institution,
+    email: str,
+    role: str = Role.STUDENT,
+    cohort: Cohort | None = None,
+    first_name: str = "",
+    last_name: str = "",
+) -> Invitation:
+    """Ask a person to join ``institution``: whether or not an account exists for the address,
+    this only creates (or re-uses) a pending invitation; the membership is created when the
+    owner of the address accepts.  Callers answer the same whatever happened, so an admin
+    cannot learn which addresses have accounts."""
+    _require(can_manage_institution(actor, institution))
+    if role not in Role.values:
+        raise ValidationError({"role": _("Unknown role.")})
+    email = User.objects.normalize_email(email).lower()
+    pending = (
+        _pending_invitations()
+        .filter(email=email, institution=institution)
+        .order_by("-created_at")
+        .first()
+    )
+    if pending is not None:
+        return pending
+    return invitation_create(
+        actor=actor,
+        institution=institution,
+        email=email,
+        role=role,
+        cohort=cohort,
+        first_name=first_name,
+        last_name=last_name,
+    )
 
 
 def membership_remove(*, actor: User, membership: Membership) -> None:
@@ -164,9 +207,15 @@ def invitation_from_token(token: str) -> Invitation:
     )
     if invitation is None:
         raise ValidationError(_("This invitation link is not valid."))
-    if invitation.accepted_at is not None:
+    if invitation.accepted_at is not None or invitation.declined_at is not None:
         raise ValidationError(_("This invitation has already been used."))
     return invitation
+
+
+def invitation_account_exists(invitation: Invitation) -> bool:
+    """Whether the invited address already has an account (then that account, signed in,
+    accepts).  Only ever told to the holder of the invitation link, i.e. the address owner."""
+    return User.objects.filter(email__iexact=invitation.email).exists()
 
 
 def invitation_create(
@@ -213,35 +262,103 @@ def invitation_link(invitation: Invitation) -> str:
     return settings.SITE_URL + reverse("invitation-accept", args=[invitation_token(invitation)])
 
 
-def invitation_accept(*, token: str, username: str, password: str) -> User:
-    invitation = invitation_from_token(token)
-    with transaction.atomic():
-        invitation = Invitation.objects.select_for_update().get(pk=invitation.pk)
-        if invitation.accepted_at is not None:
-            raise ValidationError(_("This invitation has already been used."))
-        user = User.objects.filter(email__iexact=invitation.email).first()
-        if user is None:
-            user = User(
-                username=username,
-                email=invitation.email,
-                first_name=invitation.first_name,
-                last_name=invitation.last_name,
-            )
-            user.full_clean(exclude=["password"])
-            validate_password(password, user)
-            user.set_password(password)
-            user.save()
-        Membership.objects.get_or_create(
-            user=user, institution=invitation.institution, defaults={"role": invitation.role}
-        )
-        if invitation.cohort is not None:
-            invitation.cohort.members.add(user)
-        invitation.user = user
-        invitation.accepted_at = timezone.now()
-        invitation.save(update_fields=["user", "accepted_at"])
-        audit(user, "invitation.accept", invitation, institution=invitation.institution)
-    # Seats reserved for this address by a bulk enrolment become enrolments now.
+def _locked_pending(invitation: Invitation) -> Invitation:
+    invitation = (
+        Invitation.objects.select_for_update(of=("self",))
+        .select_related("cohort")
+        .get(pk=invitation.pk)
+    )
+    if invitation.accepted_at is not None or invitation.declined_at is not None:
+        raise ValidationError(_("This invitation has already been used."))
+    return invitation
+
+
+def _join(invitation: Invitation, user: User) -> None:
+    """Under the invitation's lock: the person consented, so the membership begins."""
+    Membership.objects.get_or_create(
+        user=user, institution=invitation.institution, defaults={"role": invitation.role}
+    )
+    if invitation.cohort is not None:
+        invitation.cohort.members.add(user)
+    invitation.user = user
+    invitation.accepted_at = timezone.now()
+    invitation.save(update_fields=["user", "accepted_at"])
+    audit(user, "invitation.accept", invitation, institution=invitation.institution)
+
+
+def _claim_reserved(user: User) -> None:
+    # Seats reserved for this address by a bulk enrolment of an institution the person has
+    # now joined become enrolments.
     from courses.services import enrolment_claim_reserved
 
     enrolment_claim_reserved(user=user)
+
+
+def invitation_accept(*, token: str, username: str, password: str) -> User:
+    """A new person accepts: their account is created with the membership.  An address that
+    already has an account is accepted by that account, signed in (``invitation_accept_as``):
+    holding the link is not enough to act for an existing account."""
+    invitation = invitation_from_token(token)
+    with transaction.atomic():
+        invitation = _locked_pending(invitation)
+        if User.objects.filter(email__iexact=invitation.email).exists():
+            raise ValidationError(
+                _("An account with this address exists: sign in to it to accept the invitation.")
+            )
+        user = User(
+            username=username,
+            email=invitation.email,
+            first_name=invitation.first_name,
+            last_name=invitation.last_name,
+        )
+        user.full_clean(exclude=["password"])
+        validate_password(password, user)
+        user.set_password(password)
+        user.save()
+        _join(invitation, user)
+    _claim_reserved(user)
     return user
+
+
+def _check_addressee(invitation: Invitation, user: User) -> None:
+    if not (user.is_authenticated and user.is_active):
+        raise PermissionDenied
+    if user.email.lower() != invitation.email.lower():
+        raise ValidationError(
+            _("This invitation was sent to another address. Sign in as its owner to answer it.")
+        )
+
+
+def invitation_accept_as(*, token: str, user: User) -> Invitation:
+    """The signed-in owner of the invited address accepts: now, and only now, they become a
+    member (and the institution's admins see their enrolments and work)."""
+    invitation = invitation_from_token(token)
+    _check_addressee(invitation, user)
+    with transaction.atomic():
+        invitation = _locked_pending(invitation)
+        _join(invitation, user)
+    _claim_reserved(user)
+    return invitation
+
+
+def invitation_decline(*, token: str, user: User) -> Invitation:
+    """The signed-in owner of the invited address says no: nothing is granted, the link stops
+    working, and the institution's reservations for them are dropped."""
+    invitation = invitation_from_token(token)
+    _check_addressee(invitation, user)
+    with transaction.atomic():
+        invitation = _locked_pending(invitation)
+        invitation.declined_at = timezone.now()
+        invitation.save(update_fields=["declined_at"])
+        audit(user, "invitation.decline", invitation, institution=invitation.institution)
+    return invitation
+
+
+def invitations_waiting_for(user: User) -> list[tuple[Invitation, str]]:
+    """Pending invitations to the signed-in person's own address, with their links."""
+    if not user.is_authenticated or not user.email:
+        return []
+    invitations = (
+        _pending_invitations().filter(email__iexact=user.email).select_related("institution")
+    )
+    return [(i, invitation_token(i)) for i in invitations]

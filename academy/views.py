@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import ValidationError
@@ -9,12 +11,14 @@ from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
 from . import selectors, services
 from .forms import AcceptInvitationForm, CohortForm, InvitationForm
-from .models import Institution, Membership, Role
+from .models import Institution, Invitation, Membership, Role, User
 from .typing import AuthedRequest
 
 
@@ -47,6 +51,7 @@ def institution_list(request: AuthedRequest) -> HttpResponse:
             "institutions": institutions,
             "admin_of": admin_of,
             "operator": selectors.is_operator(request.user),
+            "waiting": services.invitations_waiting_for(request.user),
         },
     )
 
@@ -133,7 +138,7 @@ def invitation_create(request: AuthedRequest, slug: str) -> HttpResponse:
     form = InvitationForm(request.POST, institution=institution)
     if form.is_valid():
         try:
-            services.invitation_create(
+            services.membership_invite(
                 actor=request.user, institution=institution, **form.cleaned_data
             )
         except ValidationError as exc:
@@ -158,12 +163,17 @@ def audit_log(request: AuthedRequest, slug: str) -> HttpResponse:
 
 @require_http_methods(["GET", "POST"])
 def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
+    """The invited address's owner answers.  A new person chooses a login and password; an
+    existing account must be signed in (holding the link is not enough to act for it) and
+    accepts or declines."""
     try:
         invitation = services.invitation_from_token(token)
     except ValidationError as exc:
         return render(
             request, "academy/invitation_invalid.html", {"errors": exc.messages}, status=400
         )
+    if services.invitation_account_exists(invitation):
+        return _answer_as_account(request, token, invitation)
     form = AcceptInvitationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         try:
@@ -183,3 +193,36 @@ def invitation_accept(request: HttpRequest, token: str) -> HttpResponse:
     return render(
         request, "academy/invitation_accept.html", {"invitation": invitation, "form": form}
     )
+
+
+def _answer_as_account(request: HttpRequest, token: str, invitation: Invitation) -> HttpResponse:
+    context: dict[str, object] = {"invitation": invitation, "token": token}
+    if not request.user.is_authenticated:
+        context["login_url"] = f"{reverse('login')}?{urlencode({'next': request.path})}"
+        return render(request, "academy/invitation_answer.html", context, status=200)
+    user = cast(User, request.user)
+    if user.email.lower() != invitation.email.lower():
+        context["wrong_account"] = True
+        return render(request, "academy/invitation_answer.html", context, status=403)
+    if request.method == "POST":
+        try:
+            if "decline" in request.POST:
+                services.invitation_decline(token=token, user=user)
+                messages.success(
+                    request,
+                    _("You declined the invitation of %(institution)s.")
+                    % {"institution": invitation.institution.name},
+                )
+            else:
+                services.invitation_accept_as(token=token, user=user)
+                messages.success(
+                    request,
+                    _("You are now a member of %(institution)s.")
+                    % {"institution": invitation.institution.name},
+                )
+        except ValidationError as exc:
+            return render(
+                request, "academy/invitation_invalid.html", {"errors": exc.messages}, status=400
+            )
+        return redirect("institution-list")
+    return render(request, "academy/invitation_answer.html", context)

@@ -31,6 +31,7 @@ from .models import (
     BulkUpload,
     Course,
     CourseRun,
+    CourseStaff,
     Enrolment,
     EnrolmentState,
     GradingCategory,
@@ -211,6 +212,23 @@ ROSTER_PARAMETERS = [
 ]
 
 
+class StaffSerializer(serializers.ModelSerializer):
+    user: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
+        slug_field="username", read_only=True
+    )
+    # A plain string in the schema: an enum named "role" would collide with memberships' roles.
+    role = serializers.CharField(read_only=True, help_text="instructor or ta")
+
+    class Meta:
+        model = CourseStaff
+        fields = ["id", "user", "role", "can_edit"]
+        read_only_fields = fields
+
+
+class StaffPermissionSerializer(serializers.Serializer):
+    can_edit = serializers.BooleanField()
+
+
 class CapacitySerializer(serializers.Serializer):
     capacity = serializers.IntegerField(min_value=0, allow_null=True)
 
@@ -288,10 +306,40 @@ class CourseRunViewSet(viewsets.ReadOnlyModelViewSet):
         return self.get_paginated_response(EnrolmentSerializer(page, many=True).data)
 
     def _managed(self, request: Request) -> CourseRun:
+        """The run, if the user may change its seats, codes and grading policy (instructors,
+        TAs granted it, operators)."""
+        run = self.get_object()
+        if not selectors.can_edit_run(authed_user(request), run):
+            raise PermissionDenied
+        return run
+
+    @extend_schema(responses=StaffSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def staff(self, request: Request, pk: str) -> Response:
+        """The run's staff and who may edit the run (any of its staff may read it)."""
         run = self.get_object()
         if not selectors.can_manage_run(authed_user(request), run):
             raise PermissionDenied
-        return run
+        rows = run.staff.select_related("user").order_by("role", "user__username")
+        return Response(StaffSerializer(rows, many=True).data)
+
+    @extend_schema(request=StaffPermissionSerializer, responses=StaffSerializer)
+    @action(detail=True, methods=["patch"], url_path=r"staff/(?P<staff_id>\d+)")
+    def staff_permission(self, request: Request, pk: str, staff_id: str) -> Response:
+        """An instructor lets a teaching assistant edit the run (``can_edit``), or not."""
+        run = self.get_object()
+        if not selectors.can_manage_run(authed_user(request), run):
+            raise PermissionDenied
+        row = get_object_or_404(run.staff, pk=staff_id)
+        data = StaffPermissionSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        row = _call(
+            services.staff_permission_set,
+            actor=authed_user(request),
+            staff=row,
+            can_edit=data.validated_data["can_edit"],
+        )
+        return Response(StaffSerializer(row).data)
 
     @extend_schema(request=CapacitySerializer, responses=CourseRunSerializer)
     @action(detail=True, methods=["post"])
@@ -672,6 +720,7 @@ class BulkPreviewSerializer(serializers.Serializer):
     institution = serializers.CharField()
     sha256 = serializers.CharField()
     applied_at = serializers.DateTimeField(allow_null=True)
+    overrides = serializers.ListField(child=serializers.CharField())
     lines = BulkLineSerializer(many=True)
 
 
@@ -682,6 +731,8 @@ def _preview_data(upload: BulkUpload, lines: list[bulk.Line]) -> dict:
         "institution": upload.institution.slug,
         "sha256": upload.sha256,
         "applied_at": upload.applied_at,
+        # The run's rules this bulk enrolment overrides, and why.
+        "overrides": [str(o) for o in bulk.bulk_overrides(upload.run)],
         "lines": [ln.as_dict() for ln in lines],
     }
 

@@ -4,6 +4,16 @@ Three steps: ``bulk_upload_store`` checks the file and keeps it (one row per ins
 and SHA-256 of the bytes); ``bulk_preview`` works out every line's outcome without changing
 anything; ``bulk_apply`` carries out the lines that can be, in one transaction.  Outcomes are
 worked out against the current state each time, so applying the same file again does nothing.
+
+Consent: only the institution's own members (people who accepted its invitation) are enrolled
+at once.  Anyone else, with an account or not, gets the institution's invitation and a
+reservation that becomes an enrolment when they accept; the preview says the same for both, so
+a file cannot be used to learn which addresses have accounts.
+
+The run's rules: the admin's decision stands for the approval of their own members and for an
+invite code, and the enrolment window does not bind them; ``bulk_overrides`` says so on the
+preview.  The audience and the run's end still apply, and nobody bulk-enrols themselves into a
+run that needs approval or a code.
 """
 
 from __future__ import annotations
@@ -12,6 +22,7 @@ import csv
 import hashlib
 import io
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import IO
 
 from django.conf import settings
@@ -24,10 +35,17 @@ from django.utils.translation import gettext_lazy
 
 from academy import services as people
 from academy.audit import audit
-from academy.models import Institution, Invitation, Membership, Role, User
+from academy.models import Institution, Role, User
 from academy.selectors import can_manage_institution
 
-from .models import OPEN_STATES, BulkUpload, CourseRun, Enrolment, ReservedEnrolment
+from .models import (
+    OPEN_STATES,
+    BulkUpload,
+    CourseRun,
+    Enrolment,
+    EnrolmentPolicy,
+    ReservedEnrolment,
+)
 from .services import _audience_allows, enrolment_admin_add, lock_run
 
 COLUMNS = ("email", "first_name", "last_name", "cohort")
@@ -36,22 +54,26 @@ MAX_ROWS = 5000
 
 
 class Outcome:
-    NEW_ACCOUNT = "new_account"
+    INVITE = "invite"
     ALREADY_INVITED = "already_invited"
-    EXISTING_ACCOUNT = "existing_account"
+    ENROL = "enrol"
     WAITLIST = "waitlist"
     ALREADY_ENROLLED = "already_enrolled"
     BAD_EMAIL = "bad_email"
     UNKNOWN_COHORT = "unknown_cohort"
     DUPLICATE = "duplicate"
     NOT_ALLOWED = "not_allowed"
+    SELF = "self"
+    RUN_ENDED = "run_ended"
 
 
 LABELS = {
-    Outcome.NEW_ACCOUNT: gettext_lazy("New account: an invitation is sent; enrolled on acceptance"),
+    Outcome.INVITE: gettext_lazy(
+        "Not a member of this institution yet: an invitation is sent; enrolled when they accept"
+    ),
     Outcome.ALREADY_INVITED: gettext_lazy("Already invited to this run: nothing to do"),
-    Outcome.EXISTING_ACCOUNT: gettext_lazy("Existing account: enrolled"),
-    Outcome.WAITLIST: gettext_lazy("Existing account, over capacity: waitlisted"),
+    Outcome.ENROL: gettext_lazy("Member: enrolled"),
+    Outcome.WAITLIST: gettext_lazy("Member, over capacity: waitlisted"),
     Outcome.ALREADY_ENROLLED: gettext_lazy("Already enrolled: nothing to do"),
     Outcome.BAD_EMAIL: gettext_lazy("Not a valid e-mail address"),
     Outcome.UNKNOWN_COHORT: gettext_lazy("Unknown cohort at this institution"),
@@ -59,9 +81,20 @@ LABELS = {
     Outcome.NOT_ALLOWED: gettext_lazy(
         "This run is not open to this person's institution or cohort"
     ),
+    Outcome.SELF: gettext_lazy(
+        "Your own address: nobody decides their own enrolment; ask the run's staff"
+    ),
+    Outcome.RUN_ENDED: gettext_lazy("The run has ended: nobody can be enrolled"),
 }
-ERRORS = {Outcome.BAD_EMAIL, Outcome.UNKNOWN_COHORT, Outcome.DUPLICATE, Outcome.NOT_ALLOWED}
-CHANGES = {Outcome.NEW_ACCOUNT, Outcome.EXISTING_ACCOUNT, Outcome.WAITLIST}
+ERRORS = {
+    Outcome.BAD_EMAIL,
+    Outcome.UNKNOWN_COHORT,
+    Outcome.DUPLICATE,
+    Outcome.NOT_ALLOWED,
+    Outcome.SELF,
+    Outcome.RUN_ENDED,
+}
+CHANGES = {Outcome.INVITE, Outcome.ENROL, Outcome.WAITLIST}
 
 
 @dataclass
@@ -183,6 +216,49 @@ def bulk_upload_store(
     return upload
 
 
+def _day(when) -> str:  # type: ignore[no-untyped-def]
+    return timezone.localtime(when).strftime("%Y-%m-%d")
+
+
+def bulk_overrides(run: CourseRun, now: datetime | None = None) -> list[str]:
+    """The run's rules a bulk enrolment sets aside, each with its reason (shown on the preview
+    and in the API's preview)."""
+    now = now or timezone.now()
+    notes = []
+    if run.ends_at >= now:
+        if now < run.enrolment_opens_at:
+            notes.append(
+                _(
+                    "Enrolment opens on %(date)s: as the institution's admin you may enrol your "
+                    "own members before then."
+                )
+                % {"date": _day(run.enrolment_opens_at)}
+            )
+        elif now > run.enrolment_closes_at:
+            notes.append(
+                _(
+                    "Enrolment closed on %(date)s: admins may still enrol their own members "
+                    "until the run ends on %(end)s."
+                )
+                % {"date": _day(run.enrolment_closes_at), "end": _day(run.ends_at)}
+            )
+    if run.policy == EnrolmentPolicy.APPROVAL:
+        notes.append(
+            _(
+                "This run needs approval: enrolling your own members is your approval as their "
+                "institution's admin (never for yourself)."
+            )
+        )
+    elif run.policy == EnrolmentPolicy.INVITE:
+        notes.append(
+            _(
+                "This run is invite-only: your own members are enrolled without an invite code "
+                "(never yourself)."
+            )
+        )
+    return notes
+
+
 def bulk_preview(*, upload: BulkUpload, actor: User) -> list[Line]:
     """Every line's outcome against the current state; changes nothing."""
     if not can_manage_institution(actor, upload.institution):
@@ -191,22 +267,34 @@ def bulk_preview(*, upload: BulkUpload, actor: User) -> list[Line]:
     run = CourseRun.objects.get(pk=upload.run_id)  # fresh seat counters
     institution = upload.institution
     emails = {ln.email.lower() for ln in lines}
-    users = {u.email.lower(): u for u in User.objects.filter(email__in=emails)}
-    # e-mail lookups are exact on the lower-cased address: accounts store lower-case e-mail
+    # Only the institution's members are looked up: whether anyone else has an account never
+    # shows (e-mail lookups are exact on the lower-cased address: accounts store lower case).
+    members = {
+        u.email.lower(): u
+        for u in User.objects.filter(memberships__institution=institution, email__in=emails)
+    }
     cohorts = {c.name.lower(): c for c in institution.cohorts.all()}
     enrolled = set(
         Enrolment.objects.filter(
-            run=run, user__in=users.values(), state__in=OPEN_STATES
+            run=run, user__in=members.values(), state__in=OPEN_STATES
         ).values_list("user_id", flat=True)
     )
     reserved = set(
-        ReservedEnrolment.objects.filter(run=run, email__in=emails).values_list("email", flat=True)
+        ReservedEnrolment.objects.filter(
+            run=run, institution=institution, email__in=emails
+        ).values_list("email", flat=True)
     )
     seats = None if run.capacity is None else max(run.capacity - run.active_count, 0)
+    rules = _Rules(
+        run=run,
+        institution=institution,
+        own_email=(actor.email or "").lower(),
+        ended=run.ends_at < timezone.now(),
+    )
     seen: set[str] = set()  # e-mails of earlier lines without an error
     for line in lines:
         line.outcome, takes_seat = _decide(
-            line, seen, seats, users, cohorts, enrolled, reserved, run, institution
+            line, seen, seats, members, cohorts, enrolled, reserved, rules
         )
         if not line.is_error:
             seen.add(line.email.lower())
@@ -215,8 +303,17 @@ def bulk_preview(*, upload: BulkUpload, actor: User) -> list[Line]:
     return lines
 
 
-def _decide(line, seen, seats, users, cohorts, enrolled, reserved, run, institution):  # type: ignore[no-untyped-def]
+@dataclass
+class _Rules:
+    run: CourseRun
+    institution: Institution
+    own_email: str
+    ended: bool
+
+
+def _decide(line, seen, seats, members, cohorts, enrolled, reserved, rules):  # type: ignore[no-untyped-def]
     """One line's outcome, and whether it takes one of the free seats."""
+    run, institution = rules.run, rules.institution
     email = line.email.lower()
     try:
         validate_email(email)
@@ -227,21 +324,26 @@ def _decide(line, seen, seats, users, cohorts, enrolled, reserved, run, institut
     cohort = cohorts.get(line.cohort.lower()) if line.cohort else None
     if line.cohort and cohort is None:
         return Outcome.UNKNOWN_COHORT, False
-    user = users.get(email)
+    if rules.ended:
+        return Outcome.RUN_ENDED, False
+    user = members.get(email)
     if user is None:
+        # Not a member (with an account or not: the same answer either way).
         if email in reserved:
             return Outcome.ALREADY_INVITED, False
         if not run.is_public and not _new_person_allowed(run, institution, cohort):
             return Outcome.NOT_ALLOWED, False
-        return Outcome.NEW_ACCOUNT, False
+        return Outcome.INVITE, False
     if user.pk in enrolled:
         return Outcome.ALREADY_ENROLLED, False
+    if email == rules.own_email and run.policy != EnrolmentPolicy.OPEN:
+        return Outcome.SELF, False
     if not run.is_public and not (
         _new_person_allowed(run, institution, cohort) or _audience_allows(run, user, cohort)
     ):
         return Outcome.NOT_ALLOWED, False
     if seats is None or seats > 0:
-        return Outcome.EXISTING_ACCOUNT, True
+        return Outcome.ENROL, True
     return Outcome.WAITLIST, False
 
 
@@ -267,32 +369,24 @@ def bulk_apply(*, upload: BulkUpload, actor: User) -> dict[str, int]:
                 continue
             email = line.email.lower()
             cohort = cohorts.get(line.cohort.lower()) if line.cohort else None
-            if line.outcome == Outcome.NEW_ACCOUNT:
-                if not Invitation.objects.filter(
-                    email=email, institution=institution, accepted_at__isnull=True
-                ).exists():
-                    people.invitation_create(
-                        actor=actor,
-                        institution=institution,
-                        email=email,
-                        role=Role.STUDENT,
-                        cohort=cohort,
-                        first_name=line.first_name,
-                        last_name=line.last_name,
-                    )
-                ReservedEnrolment.objects.create(
-                    run=upload.run,
-                    email=email,
-                    cohort=cohort,
+            if line.outcome == Outcome.INVITE:
+                people.membership_invite(
+                    actor=actor,
                     institution=institution,
-                    created_by=actor,
+                    email=email,
+                    role=Role.STUDENT,
+                    cohort=cohort,
+                    first_name=line.first_name,
+                    last_name=line.last_name,
+                )
+                ReservedEnrolment.objects.get_or_create(
+                    run=upload.run,
+                    institution=institution,
+                    email=email,
+                    defaults={"cohort": cohort, "created_by": actor},
                 )
                 continue
-            user = User.objects.get(email__iexact=email)
-            if not Membership.objects.filter(user=user, institution=institution).exists():
-                people.membership_set(
-                    actor=actor, institution=institution, user=user, role=Role.STUDENT
-                )
+            user = User.objects.get(memberships__institution=institution, email__iexact=email)
             if cohort is not None and not cohort.members.filter(pk=user.pk).exists():
                 people.cohort_add_member(actor=actor, cohort=cohort, user=user)
             enrolment_admin_add(run=upload.run, user=user, actor=actor, cohort=cohort)

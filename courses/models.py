@@ -143,12 +143,23 @@ class CourseStaff(models.Model):
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="teaching"
     )
     role = models.CharField(max_length=20, choices=StaffRole.choices, default=StaffRole.INSTRUCTOR)
+    # Teaching assistants grade and see the run; changing seats, invite codes, the grading
+    # policy or content is the instructors' unless an instructor grants it here.
+    can_edit = models.BooleanField(
+        _("may edit the run"),
+        default=False,
+        help_text=_("Seats, invite codes, grading policy and content (instructors always may)."),
+    )
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["run", "user"], name="staff_unique")]
 
     def __str__(self) -> str:
         return f"{self.user} ({self.get_role_display()})"
+
+    @property
+    def may_edit(self) -> bool:
+        return self.role == StaffRole.INSTRUCTOR or self.can_edit
 
 
 class GradingCategory(models.Model):
@@ -356,8 +367,9 @@ class BulkUpload(models.Model):
 
 
 class ReservedEnrolment(models.Model):
-    """A bulk-enrolment line for someone without an account yet: it becomes an enrolment when
-    they accept their invitation (``services.enrolment_claim_reserved``)."""
+    """A bulk-enrolment line for someone who is not (yet) a member of the institution, with or
+    without an account: it becomes an enrolment when they accept that institution's invitation
+    (``services.enrolment_claim_reserved``)."""
 
     run = models.ForeignKey(CourseRun, on_delete=models.CASCADE, related_name="reservations")
     email = models.EmailField()
@@ -372,7 +384,13 @@ class ReservedEnrolment(models.Model):
     claimed_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
-        constraints = [models.UniqueConstraint(fields=["run", "email"], name="reservation_unique")]
+        # One reservation per institution: another institution's reservation of the same
+        # address is neither visible nor in the way.
+        constraints = [
+            models.UniqueConstraint(
+                fields=["run", "institution", "email"], name="reservation_unique"
+            )
+        ]
         indexes = [models.Index(fields=["email", "claimed_at"])]
 
     def __str__(self) -> str:

@@ -7,8 +7,17 @@ Who sees what:
 - enrolments: your own; all of a run you teach; your institutions' people's if you are an
   institution admin; everything if you are an operator.
 
+Institution admins' rights over a person come only from the person's memberships, which exist
+only once the person accepted an invitation (``academy.models.Membership``): never from a
+cohort or enrolment row an admin could stamp.
+
+Staff: instructors and teaching assistants both see the roster, decide requests and grade;
+changing seats, invite codes, the grading policy or content (``can_edit_run``) is the
+instructors', and a TA's only when an instructor grants it (``CourseStaff.can_edit``).
+
 Public helpers other apps call (labs, gradebook): ``is_run_staff``, ``staff_run_ids``,
-``can_manage_run``, ``active_enrolment``, ``has_active_enrolment``, ``enrolments_for``.
+``can_manage_run``, ``can_edit_run``, ``active_enrolment``, ``has_active_enrolment``,
+``enrolments_for``.
 """
 
 from __future__ import annotations
@@ -23,7 +32,7 @@ from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from academy.models import User
+from academy.models import Membership, User
 from academy.selectors import admin_institution_ids, is_operator, member_institution_ids
 
 from .models import (
@@ -38,20 +47,31 @@ from .models import (
     Lesson,
     LessonCompletion,
     Module,
+    StaffRole,
 )
 
 # --------------------------------------------------------------------------- roles on a run
 
 
-def staff_run_ids(user: User) -> set[int]:
-    """Runs the user teaches (instructor or teaching assistant); cached on the user object."""
+def _staff_rows(user: User) -> dict[int, tuple[str, bool]]:
+    """run id -> (role, may edit) for the runs the user teaches; cached on the user object."""
     if not user.is_authenticated:
-        return set()
-    cached = getattr(user, "_staff_run_ids", None)
+        return {}
+    cached = getattr(user, "_course_staff_rows", None)
     if cached is None:
-        cached = set(CourseStaff.objects.filter(user=user).values_list("run_id", flat=True))
-        user._staff_run_ids = cached  # type: ignore[attr-defined]
+        cached = {
+            run_id: (role, role == StaffRole.INSTRUCTOR or can_edit)
+            for run_id, role, can_edit in CourseStaff.objects.filter(user=user).values_list(
+                "run_id", "role", "can_edit"
+            )
+        }
+        user._course_staff_rows = cached  # type: ignore[attr-defined]
     return cached
+
+
+def staff_run_ids(user: User) -> set[int]:
+    """Runs the user teaches (instructor or teaching assistant)."""
+    return set(_staff_rows(user))
 
 
 def is_run_staff(user: User, run: CourseRun | int) -> bool:
@@ -64,16 +84,38 @@ def can_manage_run(user: User, run: CourseRun | int) -> bool:
     return is_operator(user) or is_run_staff(user, run)
 
 
+def can_edit_run(user: User, run: CourseRun | int) -> bool:
+    """Change seats, invite codes, the grading policy and content: operators, the run's
+    instructors, and teaching assistants an instructor granted it."""
+    run_id = run if isinstance(run, int) else run.pk
+    row = _staff_rows(user).get(run_id)
+    return is_operator(user) or (row is not None and row[1])
+
+
+def can_grant_run(user: User, run: CourseRun | int) -> bool:
+    """Grant or withdraw a teaching assistant's editing: operators and the run's instructors."""
+    run_id = run if isinstance(run, int) else run.pk
+    row = _staff_rows(user).get(run_id)
+    return is_operator(user) or (row is not None and row[0] == StaffRole.INSTRUCTOR)
+
+
 def can_manage_enrolment(user: User, enrolment: Enrolment) -> bool:
-    """Run staff and operators; institution admins for people of their institutions."""
+    """Run staff and operators; institution admins for their own (accepted) members.  The
+    enrolment's cohort grants nothing: only the person's membership does."""
     if can_manage_run(user, enrolment.run_id):
         return True
     admin_of = admin_institution_ids(user)
     if not admin_of:
         return False
-    if enrolment.cohort is not None and enrolment.cohort.institution_id in admin_of:
-        return True
-    return enrolment.user.memberships.filter(institution_id__in=admin_of).exists()
+    return Membership.objects.filter(
+        user_id=enrolment.user_id, institution_id__in=admin_of
+    ).exists()
+
+
+def can_decide_enrolment(user: User, enrolment: Enrolment) -> bool:
+    """Approve, waitlist or reject a request: whoever manages it, except the person who asked
+    (nobody decides their own enrolment, operators included)."""
+    return enrolment.user_id != user.pk and can_manage_enrolment(user, enrolment)
 
 
 def active_enrolment(user: User, run: CourseRun | int) -> Enrolment | None:
@@ -375,7 +417,8 @@ def roster_state_counts(run: CourseRun) -> dict[str, int]:
 
 
 def approval_queue(user: User) -> QuerySet[Enrolment]:
-    """Pending requests the user may decide: their runs' and their institutions' people's."""
+    """Pending requests the user may decide: their runs' and their institutions' people's,
+    never their own."""
     return enrolments_for(user).filter(state=EnrolmentState.PENDING).exclude(user=user)
 
 
@@ -429,8 +472,13 @@ def institution_enrolments_by_cohort(user: User) -> list[dict]:
     admin_of = admin_institution_ids(user)
     if not admin_of:
         return []
+    # Only people still members of the cohort's institution: a cohort stamp alone grants no view.
+    members = Membership.objects.filter(
+        user_id=OuterRef("user_id"), institution_id=OuterRef("cohort__institution_id")
+    )
     rows = (
         Enrolment.objects.filter(cohort__institution_id__in=admin_of)
+        .filter(Exists(members))
         .values(
             "cohort_id",
             "cohort__name",

@@ -25,7 +25,7 @@ from django.utils.translation import gettext as _
 
 from academy.audit import audit
 from academy.files import checked_upload_type
-from academy.models import Cohort, User
+from academy.models import Cohort, Membership, User
 from academy.selectors import is_operator
 
 from . import selectors
@@ -229,8 +229,17 @@ def enrolment_withdraw(*, enrolment: Enrolment, actor: User) -> Enrolment:
     return enrolment
 
 
-def _managed(enrolment: Enrolment, actor: User) -> Enrolment:
+def _managed(enrolment: Enrolment, actor: User, *, decide: bool = False) -> Enrolment:
+    """The enrolment, locked, if ``actor`` may act on it.  ``decide``: approving, waitlisting
+    or rejecting a request, which nobody may do for their own."""
     _require(selectors.can_manage_enrolment(actor, enrolment))
+    if decide and enrolment.user_id == actor.pk:
+        raise ValidationError(
+            _(
+                "Nobody decides their own enrolment: the run's staff or your institution's "
+                "admin will."
+            )
+        )
     return Enrolment.objects.select_for_update().get(pk=enrolment.pk)
 
 
@@ -238,7 +247,7 @@ def enrolment_approve(*, enrolment: Enrolment, actor: User) -> Enrolment:
     """Staff or an institution admin approves a pending request: a seat, or the waitlist."""
     with transaction.atomic():
         run = lock_run(enrolment.run_id)
-        enrolment = _managed(enrolment, actor)
+        enrolment = _managed(enrolment, actor, decide=True)
         if enrolment.state != EnrolmentState.PENDING:
             raise ValidationError(_("Only pending requests can be approved."))
         _take_seat_or_waitlist(run, enrolment)
@@ -260,7 +269,7 @@ def enrolment_waitlist(*, enrolment: Enrolment, actor: User) -> Enrolment:
     frees, like everyone waitlisted."""
     with transaction.atomic():
         run = lock_run(enrolment.run_id)
-        enrolment = _managed(enrolment, actor)
+        enrolment = _managed(enrolment, actor, decide=True)
         if enrolment.state != EnrolmentState.PENDING:
             raise ValidationError(_("Only pending requests can be waitlisted."))
         run.waitlist_seq += 1
@@ -283,7 +292,7 @@ def enrolment_waitlist(*, enrolment: Enrolment, actor: User) -> Enrolment:
 def enrolment_reject(*, enrolment: Enrolment, actor: User, reason: str = "") -> Enrolment:
     with transaction.atomic():
         lock_run(enrolment.run_id)
-        enrolment = _managed(enrolment, actor)
+        enrolment = _managed(enrolment, actor, decide=True)
         if enrolment.state not in (EnrolmentState.PENDING, EnrolmentState.WAITLISTED):
             raise ValidationError(_("Only pending or waitlisted requests can be rejected."))
         enrolment.state = EnrolmentState.REJECTED
@@ -360,14 +369,17 @@ def enrolment_complete(*, enrolment: Enrolment, actor: User) -> Enrolment:
 def enrolment_admin_add(
     *, run: CourseRun, user: User, actor: User | None, cohort: Cohort | None = None
 ) -> Enrolment:
-    """An institution admin (bulk enrolment) puts a person in a run: no approval, window or
-    invite code, but the run's audience still applies.  Idempotent: an open enrolment is
-    returned unchanged."""
+    """An institution admin (bulk enrolment) puts one of their members in a run: the admin's
+    decision stands for the approval and the invite code, and the enrolment window does not
+    apply (the bulk preview says so); the run's audience and its end still do.  Idempotent:
+    an open enrolment is returned unchanged."""
     with transaction.atomic():
         run = lock_run(run)
         enrolment = Enrolment.objects.select_for_update().filter(run=run, user=user).first()
         if enrolment is not None and enrolment.state in OPEN_STATES:
             return enrolment
+        if run.ends_at < timezone.now():
+            raise ValidationError(_("This run has ended."))
         if not run.is_public and not _audience_allows(run, user, cohort):
             raise ValidationError(_("This run is only for listed institutions and cohorts."))
         enrolment = enrolment or Enrolment(run=run, user=user)
@@ -402,12 +414,16 @@ def _audience_allows(run: CourseRun, user: User, cohort: Cohort | None) -> bool:
 
 def enrolment_claim_reserved(*, user: User) -> list[Enrolment]:
     """Turn bulk-enrolment reservations for the user's e-mail into enrolments (call after an
-    invitation is accepted; cheap and idempotent, so also safe on every dashboard visit)."""
+    invitation is accepted; cheap and idempotent, so also safe on every dashboard visit).
+    Only reservations of institutions the person has joined: accepting one institution's
+    invitation never carries out another's."""
     if not user.is_authenticated or not user.email:
         return []
     reservations = list(
         ReservedEnrolment.objects.filter(
-            email__iexact=user.email, claimed_at__isnull=True
+            email__iexact=user.email,
+            claimed_at__isnull=True,
+            institution_id__in=Membership.objects.filter(user=user).values("institution_id"),
         ).select_related("run", "cohort", "created_by")
     )
     enrolments = []
@@ -438,7 +454,7 @@ def enrolment_claim_reserved(*, user: User) -> list[Enrolment]:
 def run_capacity_set(*, run: CourseRun, actor: User, capacity: int | None) -> CourseRun:
     """Change a run's capacity; more seats promote from the waitlist at once.  Fewer seats
     never remove anyone: the run is simply full until people leave."""
-    _require(selectors.can_manage_run(actor, run))
+    _require(selectors.can_edit_run(actor, run))
     with transaction.atomic():
         run = lock_run(run)
         previous = run.capacity
@@ -457,7 +473,7 @@ def invite_code_create(
     expires_at: datetime | None = None,
     max_uses: int | None = None,
 ) -> InviteCode:
-    _require(selectors.can_manage_run(actor, run))
+    _require(selectors.can_edit_run(actor, run))
     invite = InviteCode(
         run=run,
         code=code.strip() or secrets.token_urlsafe(8),
@@ -481,7 +497,7 @@ def invite_code_create(
 
 def invite_code_deactivate(*, invite: InviteCode, actor: User) -> InviteCode:
     """Stop a code from working; enrolments made with it stay."""
-    _require(selectors.can_manage_run(actor, invite.run_id))
+    _require(selectors.can_edit_run(actor, invite.run_id))
     with transaction.atomic():
         if invite.is_active:
             invite.is_active = False
@@ -503,7 +519,7 @@ def grading_policy_set(
 ) -> CourseRun:
     """Replace a run's grading policy in one go: pass mark and categories (add, change, delete).
     A category that labs count towards is not deleted (move the labs first): nothing is lost."""
-    _require(selectors.can_manage_run(actor, run))
+    _require(selectors.can_edit_run(actor, run))
     kept = [c for c in categories if not c["delete"]]
     names = [c["name"].strip() for c in kept]
     if len(set(names)) != len(names):
@@ -583,6 +599,27 @@ def staff_add(*, actor: User, run: CourseRun, user: User, role: str) -> CourseSt
     return staff
 
 
+def staff_permission_set(*, actor: User, staff: CourseStaff, can_edit: bool) -> CourseStaff:
+    """An instructor (or an operator) lets a teaching assistant change the run's seats, invite
+    codes, grading policy and content, or takes it back.  Nobody grants it to themselves."""
+    _require(selectors.can_grant_run(actor, staff.run_id) and staff.user_id != actor.pk)
+    with transaction.atomic():
+        staff = CourseStaff.objects.select_for_update().select_related("user").get(pk=staff.pk)
+        previous = staff.can_edit
+        if previous != can_edit:
+            staff.can_edit = can_edit
+            staff.save(update_fields=["can_edit"])
+        audit(
+            actor,
+            "run.staff_permission",
+            staff.run,
+            user=staff.user.username,
+            can_edit=can_edit,
+            previous=previous,
+        )
+    return staff
+
+
 # --------------------------------------------------------------------------- content
 
 
@@ -601,7 +638,7 @@ def attachment_add(
     *, lesson: Lesson, actor: User, file: UploadedFile, name: str = ""
 ) -> Attachment:
     """Attach a file to a lesson (type and size limits are the model's validators)."""
-    _require(selectors.can_manage_run(actor, lesson.module.run_id))
+    _require(selectors.can_edit_run(actor, lesson.module.run_id))
     attachment = Attachment(
         lesson=lesson,
         file=file,

@@ -242,7 +242,7 @@ def lesson_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             "done": lesson.completions.filter(user=request.user).exists(),
             "previous_id": siblings[i - 1] if i > 0 else None,
             "next_id": siblings[i + 1] if i + 1 < len(siblings) else None,
-            "can_edit": selectors.can_manage_run(request.user, lesson.module.run_id),
+            "can_edit": selectors.can_edit_run(request.user, lesson.module.run_id),
         },
     )
 
@@ -273,6 +273,14 @@ def attachment_download(request: AuthedRequest, pk: int) -> FileResponse:
 def _managed_run(request: AuthedRequest, pk: int) -> CourseRun:
     run = get_object_or_404(CourseRun.objects.select_related("course"), pk=pk)
     if not selectors.can_manage_run(request.user, run):
+        raise Http404
+    return run
+
+
+def _edited_run(request: AuthedRequest, pk: int) -> CourseRun:
+    """The run, if the user may change its seats, codes, grading policy and content."""
+    run = get_object_or_404(CourseRun.objects.select_related("course"), pk=pk)
+    if not selectors.can_edit_run(request.user, run):
         raise Http404
     return run
 
@@ -504,6 +512,7 @@ def bulk_enrol_preview(request: AuthedRequest, slug: str, pk: int) -> HttpRespon
             "summary": summary,
             "n_errors": sum(line.is_error for line in lines),
             "n_changes": sum(line.changes for line in lines),
+            "overrides": bulk.bulk_overrides(upload.run),
         },
     )
 
@@ -519,14 +528,14 @@ def institution_uploads(institution: Institution):  # type: ignore[no-untyped-de
 
 def _authored_module(request: AuthedRequest, pk: int) -> Module:
     module = get_object_or_404(Module.objects.select_related("run__course"), pk=pk)
-    if not selectors.can_manage_run(request.user, module.run_id):
+    if not selectors.can_edit_run(request.user, module.run_id):
         raise Http404
     return module
 
 
 def _authored_lesson(request: AuthedRequest, pk: int) -> Lesson:
     lesson = get_object_or_404(Lesson.objects.select_related("module__run__course"), pk=pk)
-    if not selectors.can_manage_run(request.user, lesson.module.run_id):
+    if not selectors.can_edit_run(request.user, lesson.module.run_id):
         raise Http404
     return lesson
 
@@ -544,7 +553,7 @@ def _direction(request: HttpRequest) -> int:
 def content_edit(request: AuthedRequest, pk: int) -> HttpResponse:
     """The run's outline for its staff: modules and lessons, add, rename, reorder, delete, copy
     from an earlier run."""
-    run = _managed_run(request, pk)
+    run = _edited_run(request, pk)
     module_form = ModuleForm(prefix="module")
     sources = authoring.content_sources(request.user, run)
     copy_form = CopyContentForm(sources=sources, prefix="copy")
@@ -578,7 +587,7 @@ def content_edit(request: AuthedRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def content_copy(request: AuthedRequest, pk: int) -> HttpResponse:
-    run = _managed_run(request, pk)
+    run = _edited_run(request, pk)
     form = CopyContentForm(
         request.POST, sources=authoring.content_sources(request.user, run), prefix="copy"
     )
@@ -763,7 +772,7 @@ def attachment_upload(request: AuthedRequest, pk: int) -> HttpResponse:
 @require_POST
 def attachment_remove(request: AuthedRequest, pk: int) -> HttpResponse:
     attachment = get_object_or_404(Attachment.objects.select_related("lesson__module"), pk=pk)
-    if not selectors.can_manage_run(request.user, attachment.lesson.module.run_id):
+    if not selectors.can_edit_run(request.user, attachment.lesson.module.run_id):
         raise Http404
     authoring.attachment_delete(actor=request.user, attachment=attachment)
     messages.success(request, _("File “%(name)s” removed.") % {"name": attachment.name})
@@ -775,9 +784,10 @@ def attachment_remove(request: AuthedRequest, pk: int) -> HttpResponse:
 
 @login_required
 def run_settings(request: AuthedRequest, pk: int) -> HttpResponse:
-    """Seats and invite codes of a run, for its staff (dates, audience and grading policy are
-    the operators', in Django admin)."""
-    run = _managed_run(request, pk)
+    """Seats, invite codes and the grading policy of a run, for those who may edit it
+    (instructors, and TAs an instructor granted it); instructors also grant TAs editing here.
+    Dates and audience are the operators', in Django admin."""
+    run = _edited_run(request, pk)
     capacity_form = CapacityForm(initial={"capacity": run.capacity}, prefix="seats")
     invite_form = InviteCodeForm(prefix="invite")
     policy_form = PassMarkForm(initial={"pass_mark": run.pass_mark}, prefix="policy")
@@ -843,11 +853,33 @@ def run_settings(request: AuthedRequest, pk: int) -> HttpResponse:
                     )
                     return redirect("run-settings", pk=run.pk)
         status = 400
+    elif request.method == "POST" and request.POST.get("form") == "staff":
+        row = run.staff.filter(pk=request.POST.get("staff") or 0).first()
+        if row is None or not selectors.can_grant_run(request.user, run):
+            raise Http404
+        try:
+            row = services.staff_permission_set(
+                actor=request.user, staff=row, can_edit=bool(request.POST.get("can_edit"))
+            )
+        except PermissionDenied:
+            raise Http404 from None
+        messages.success(
+            request,
+            (
+                _("%(user)s may now edit this run.")
+                if row.can_edit
+                else _("%(user)s may no longer edit this run.")
+            )
+            % {"user": row.user},
+        )
+        return redirect(f"{reverse('run-settings', args=[run.pk])}#staff")
     return render(
         request,
         "courses/run_settings.html",
         {
             "run": run,
+            "staff": run.staff.select_related("user").order_by("role", "user__username"),
+            "can_grant": selectors.can_grant_run(request.user, run),
             "capacity_form": capacity_form,
             "invite_form": invite_form,
             "invites": run.invite_codes.select_related("created_by").order_by("-created_at"),
@@ -883,7 +915,7 @@ def _category_changes(formset: forms.BaseFormSet) -> list[services.CategoryChang
 @require_POST
 def invite_code_deactivate(request: AuthedRequest, pk: int) -> HttpResponse:
     invite = get_object_or_404(InviteCode.objects.select_related("run"), pk=pk)
-    if not selectors.can_manage_run(request.user, invite.run_id):
+    if not selectors.can_edit_run(request.user, invite.run_id):
         raise Http404
     services.invite_code_deactivate(invite=invite, actor=request.user)
     messages.success(request, _("Invite code %(code)s no longer works.") % {"code": invite.code})

@@ -3,10 +3,12 @@
 Who sees what:
 - operators: everything;
 - course staff (instructors and TAs of a run, ``CourseStaff``): the run's labs, versions and
-  every submission; instructors also manage the labs, TAs grade;
+  every submission; instructors also manage the labs (and TAs an instructor granted editing,
+  ``CourseStaff.can_edit``), TAs grade;
 - students: released labs of runs they are (or were) actively enrolled in, and only their own
   submissions;
-- institution admins: read-only over their institution's students' submissions.
+- institution admins: read-only over their institution's students' submissions; "their
+  students" are people with a membership there, which exists only once the person accepted.
 Anything else is a 404 in the views: an outsider learns nothing, not even that a lab exists.
 """
 
@@ -30,12 +32,18 @@ from .models import FeedbackRelease, Lab, ManualGrade, Submission, SubmissionSta
 LEARNING_STATES = [EnrolmentState.ACTIVE, EnrolmentState.COMPLETED]
 
 
-def _staff_roles(user: User) -> dict[int, str]:
+def _staff_roles(user: User) -> dict[int, bool]:
+    """run id -> whether the user may edit that run's labs, for the runs they teach."""
     if not user.is_authenticated:
         return {}
     cached = getattr(user, "_notebooks_staff_roles", None)
     if cached is None:
-        cached = dict(CourseStaff.objects.filter(user=user).values_list("run_id", "role"))
+        cached = {
+            run_id: role == StaffRole.INSTRUCTOR or can_edit
+            for run_id, role, can_edit in CourseStaff.objects.filter(user=user).values_list(
+                "run_id", "role", "can_edit"
+            )
+        }
         user._notebooks_staff_roles = cached  # type: ignore[attr-defined]
     return cached
 
@@ -45,8 +53,9 @@ def staff_run_ids(user: User) -> set[int]:
 
 
 def can_manage_run(user: User, run_id: int) -> bool:
-    """Create and edit labs, upload versions, release, regrade: instructors of the run."""
-    return is_operator(user) or _staff_roles(user).get(run_id) == StaffRole.INSTRUCTOR
+    """Create and edit labs, upload versions, release, regrade: instructors of the run, and
+    teaching assistants an instructor granted editing."""
+    return is_operator(user) or _staff_roles(user).get(run_id, False)
 
 
 def can_grade_run(user: User, run_id: int) -> bool:

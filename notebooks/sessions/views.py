@@ -8,7 +8,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Sum
+from django.db.models import Case, CharField, F, Sum, Value, When
 from django.db.models.functions import TruncDate
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, render
@@ -16,6 +16,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
+from academy.models import Membership
 from academy.selectors import admin_institution_ids, is_operator
 from academy.typing import AuthedRequest
 from courses.models import CourseRun
@@ -138,22 +139,36 @@ def session_submit(request: AuthedRequest, pk: int) -> HttpResponse:
 @require_GET
 def gpu_usage(request: AuthedRequest, run_id: int) -> HttpResponse:
     """Burn-down of the run's GPU budget, overall and per cohort: staff of the run, operators,
-    and institution admins (who see only their institutions' cohorts)."""
+    and institution admins (who see only their own people and their institutions' cohorts)."""
     run = get_object_or_404(CourseRun.objects.select_related("course"), pk=run_id)
     admin_of = admin_institution_ids(request.user)
     if not (can_grade_run(request.user, run.pk) or is_operator(request.user) or admin_of):
         raise Http404
     usage = GpuUsage.objects.filter(run=run)
+    sessions = LabSession.objects.filter(run=run)
     budgets = CohortGpuBudget.objects.filter(run=run).select_related("cohort__institution")
     if not (can_grade_run(request.user, run.pk) or is_operator(request.user)):
-        usage = usage.filter(cohort__institution_id__in=admin_of)
+        # An institution admin sees their own people only: those with a membership there
+        # (memberships exist only once the person accepted).  A cohort stamped on a usage row
+        # decides nothing; other institutions' cohorts are not named.
+        own = Membership.objects.filter(institution_id__in=admin_of).values("user_id")
+        usage = usage.filter(user_id__in=own).annotate(
+            cohort_label=Case(
+                When(cohort__institution_id__in=admin_of, then=F("cohort__name")),
+                default=Value(None),
+                output_field=CharField(),
+            )
+        )
+        sessions = sessions.filter(user_id__in=own)
         budgets = budgets.filter(cohort__institution_id__in=admin_of)
         if not budgets.exists() and not usage.exists():
             raise Http404
+    else:
+        usage = usage.annotate(cohort_label=F("cohort__name"))
     daily = (
         usage.exclude(started_at=None)
         .annotate(day=TruncDate("started_at"))
-        .values("day", "cohort__name")
+        .values("day", "cohort_label")
         .annotate(s=Sum("gpu_seconds"))
         .order_by("day")
     )
@@ -163,7 +178,7 @@ def gpu_usage(request: AuthedRequest, run_id: int) -> HttpResponse:
         day = row["day"].isoformat()
         if day not in days:
             days.append(day)
-        key = row["cohort__name"] or _("No cohort")
+        key = row["cohort_label"] or _("No cohort")
         series.setdefault(key, {})[day] = row["s"] / 3600
     cumulative = {}
     for name, per_day in series.items():
@@ -173,16 +188,16 @@ def gpu_usage(request: AuthedRequest, run_id: int) -> HttpResponse:
             points.append(round(total, 3))
         cumulative[name] = points
     by_cohort = {b.cohort.name: float(b.gpu_hours) for b in budgets}
-    totals = usage.values("cohort__name").annotate(s=Sum("gpu_seconds")).order_by("cohort__name")
+    totals = usage.values("cohort_label").annotate(s=Sum("gpu_seconds")).order_by("cohort_label")
     rows = [
         {
-            "cohort": t["cohort__name"] or _("No cohort"),
+            "cohort": t["cohort_label"] or _("No cohort"),
             "used": t["s"] / 3600,
-            "budget": by_cohort.get(t["cohort__name"]),
+            "budget": by_cohort.get(t["cohort_label"]),
         }
         for t in totals
     ]
-    live = LabSession.objects.filter(run=run, state__in=LIVE_STATES).count()
+    live = sessions.filter(state__in=LIVE_STATES).count()
     chart = {
         "days": days,
         "series": cumulative,
@@ -199,9 +214,6 @@ def gpu_usage(request: AuthedRequest, run_id: int) -> HttpResponse:
             "chart": chart,
             "live": live,
             "total": sum(r["used"] for r in rows),
-            "saved": (
-                LabSession.objects.filter(run=run).aggregate(s=Sum("gpu_seconds_saved"))["s"] or 0
-            )
-            / 3600,
+            "saved": (sessions.aggregate(s=Sum("gpu_seconds_saved"))["s"] or 0) / 3600,
         },
     )

@@ -21,7 +21,7 @@ PAGES = [
     # (url, actor, queries): session + user + nav roles + the page's own queries
     ("/institutions/uni-a/", "admin_a", 11),
     ("/institutions/uni-a/audit/", "admin_a", 8),
-    ("/institutions/", "admin_a", 6),
+    ("/institutions/", "admin_a", 7),  # + invitations waiting for the admin's own answer
     ("/api/v1/cohorts/", "admin_a", 6),
     ("/api/v1/memberships/", "admin_a", 5),
     ("/api/v1/institutions/", "operator", 4),

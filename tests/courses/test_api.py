@@ -94,9 +94,11 @@ def test_bulk_enrolment_api(api, people):
     )
     assert response.status_code == 201
     preview = response.json()
-    assert [ln["outcome"] for ln in preview["lines"]] == ["existing_account", "bad_email"]
+    # studentb is a member of uni-b (accepted): enrolled at once.
+    assert [ln["outcome"] for ln in preview["lines"]] == ["enrol", "bad_email"]
+    assert preview["overrides"] == []  # an open run, enrolment window open
     applied = api.post(f"/api/v1/bulk-enrolments/{preview['id']}/apply/").json()
-    assert applied["counts"] == {"existing_account": 1, "bad_email": 1}
+    assert applied["counts"] == {"enrol": 1, "bad_email": 1}
     again = api.post(f"/api/v1/bulk-enrolments/{preview['id']}/apply/").json()
     assert again["counts"] == {"already_enrolled": 1, "bad_email": 1}
     api.force_authenticate(people.admin_a)

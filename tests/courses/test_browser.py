@@ -74,7 +74,8 @@ def test_institution_admin_uploads_fixes_and_applies(live_server, page: Page, ar
     institution = InstitutionFactory(slug="uni-x", name="University X")
     CohortFactory(institution=institution, name="AI 2027")
     member(institution, Role.ADMIN, username="admin")
-    UserFactory(email="known@example.org")
+    # A member of University X (accepted earlier): enrolled at once; the others are invited.
+    member(institution, Role.STUDENT, email="known@example.org")
     run = CourseRunFactory(course=CourseFactory(code="GPU200", title="CUDA basics"), capacity=10)
     bad = tmp_path / "people.csv"
     bad.write_text(

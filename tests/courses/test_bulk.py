@@ -5,10 +5,11 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.core.files.uploadedfile import SimpleUploadedFile
 
-from academy.models import AuditEvent, Invitation, Membership
+from academy import services as people_services
+from academy.models import AuditEvent, Invitation, Membership, Role, User
 from courses import bulk, services
 from courses.models import BulkUpload, Enrolment, ReservedEnrolment
-from tests.factories import CourseRunFactory, UserFactory
+from tests.factories import CourseRunFactory, UserFactory, member
 
 pytestmark = pytest.mark.django_db
 
@@ -16,25 +17,29 @@ pytestmark = pytest.mark.django_db
 @pytest.fixture
 def setup(people):  # type: ignore[no-untyped-def]
     run = CourseRunFactory(capacity=3)
-    enrolled = UserFactory(email="enrolled@example.org")
+    enrolled = member(people.inst_a, Role.STUDENT, email="enrolled@example.org")
     services.enrolment_request(run=run, user=enrolled)  # 1 of 3 seats taken
-    UserFactory(email="known1@example.org")
-    UserFactory(email="known2@example.org")
-    UserFactory(email="known3@example.org")
+    # Members of institution A (they accepted its invitation earlier) ...
+    member(people.inst_a, Role.STUDENT, email="known1@example.org")
+    member(people.inst_a, Role.STUDENT, email="known2@example.org")
+    member(people.inst_a, Role.STUDENT, email="known3@example.org")
+    # ... and an account that is not a member: it is invited, like an unknown address.
+    UserFactory(email="elsewhere@example.org")
     return people, run
 
 
 EVERY_KIND = (
     "email,first_name,last_name,cohort\n"
-    "new@example.org,Nova,Newcomer,A 2026\n"  # 2 new account -> invitation
-    "Known1@example.org,Kim,Known,\n"  # 3 existing account -> enrolled
+    "new@example.org,Nova,Newcomer,A 2026\n"  # 2 not a member -> invitation
+    "Known1@example.org,Kim,Known,\n"  # 3 member -> enrolled
     "enrolled@example.org,Ed,Enrolled,A 2026\n"  # 4 already enrolled
     "not-an-email,Bad,Mail,A 2026\n"  # 5 bad e-mail
     "known2@example.org,Kai,Known,Z 1999\n"  # 6 unknown cohort
-    "known2@example.org,Kai,Known,A 2026\n"  # 7 existing -> last seat
+    "known2@example.org,Kai,Known,A 2026\n"  # 7 member -> last seat
     "known3@example.org,Kit,Known,a 2026\n"  # 8 over capacity -> waitlist
     "new@example.org,Nova,Again,A 2026\n"  # 9 duplicate line
     "\n"  # blank lines are ignored
+    "elsewhere@example.org,El,Sewhere,\n"  # 11 an account, not a member -> invitation
 )
 
 
@@ -59,14 +64,15 @@ def test_preview_lists_every_lines_outcome_and_changes_nothing(setup):
     before = (Enrolment.objects.count(), Invitation.objects.count(), AuditEvent.objects.count())
     lines = bulk.bulk_preview(upload=upload, actor=people.admin_a)
     assert outcomes(lines) == [
-        (2, "new_account"),
-        (3, "existing_account"),
+        (2, "invite"),
+        (3, "enrol"),
         (4, "already_enrolled"),
         (5, "bad_email"),
         (6, "unknown_cohort"),
-        (7, "existing_account"),
+        (7, "enrol"),
         (8, "waitlist"),
         (9, "duplicate"),
+        (11, "invite"),
     ]
     assert (
         Enrolment.objects.count(),
@@ -80,7 +86,7 @@ def test_apply_then_apply_again_is_a_no_op(setup, django_capture_on_commit_callb
     upload = store(people, run, EVERY_KIND.encode())
     with django_capture_on_commit_callbacks(execute=True):
         counts = bulk.bulk_apply(upload=upload, actor=people.admin_a)
-    assert counts["existing_account"] == 2 and counts["waitlist"] == 1
+    assert counts["enrol"] == 2 and counts["waitlist"] == 1 and counts["invite"] == 2
     states = dict(Enrolment.objects.filter(run=run).values_list("user__email", "state"))
     assert states == {
         "enrolled@example.org": "active",
@@ -92,9 +98,10 @@ def test_apply_then_apply_again_is_a_no_op(setup, django_capture_on_commit_callb
         Invitation.objects.filter(email="new@example.org", institution=people.inst_a).count() == 1
     )
     assert ReservedEnrolment.objects.filter(run=run, email="new@example.org").exists()
-    assert Membership.objects.filter(
-        user__email="known3@example.org", institution=people.inst_a
-    ).exists()
+    # The account that is not a member was invited, not added.
+    assert Invitation.objects.filter(email="elsewhere@example.org").count() == 1
+    assert not Membership.objects.filter(user__email="elsewhere@example.org").exists()
+    assert not Enrolment.objects.filter(user__email="elsewhere@example.org").exists()
     assert people.cohort_a.members.filter(email="known3@example.org").exists()
 
     snapshot = (
@@ -119,11 +126,27 @@ def test_apply_then_apply_again_is_a_no_op(setup, django_capture_on_commit_callb
 def test_the_invited_person_is_enrolled_when_they_arrive(setup):
     people, run = setup
     bulk.bulk_apply(upload=store(people, run, EVERY_KIND.encode()), actor=people.admin_a)
-    newcomer = UserFactory(email="new@example.org")
-    people.cohort_a.members.add(newcomer)
-    (enrolment,) = services.enrolment_claim_reserved(user=newcomer)
-    assert enrolment.run == run and enrolment.state == "waitlisted"  # the run filled meanwhile
+    invitation = Invitation.objects.get(email="new@example.org")
+    newcomer = people_services.invitation_accept(
+        token=people_services.invitation_token(invitation),
+        username="nova",
+        password="a-Long-enough-pass-42",
+    )
+    assert people.cohort_a.members.filter(pk=newcomer.pk).exists()
+    enrolment = Enrolment.objects.get(run=run, user=newcomer)
+    assert enrolment.state == "waitlisted"  # the run filled meanwhile
+    assert enrolment.cohort == people.cohort_a
     assert services.enrolment_claim_reserved(user=newcomer) == []
+
+    # The existing account accepts when signed in, and is enrolled then.
+    elsewhere = User.objects.get(email="elsewhere@example.org")
+    people_services.invitation_accept_as(
+        token=people_services.invitation_token(
+            Invitation.objects.get(email="elsewhere@example.org")
+        ),
+        user=elsewhere,
+    )
+    assert Enrolment.objects.get(run=run, user=elsewhere).state == "waitlisted"
 
 
 @pytest.mark.parametrize(
@@ -163,9 +186,7 @@ def test_semicolons_and_a_bom_are_accepted(setup):
     upload = store(
         people, run, "\ufeffEmail;First_name;Last_name;Cohort\nknown1@example.org;K;K;\n".encode()
     )
-    assert outcomes(bulk.bulk_preview(upload=upload, actor=people.admin_a)) == [
-        (2, "existing_account")
-    ]
+    assert outcomes(bulk.bulk_preview(upload=upload, actor=people.admin_a)) == [(2, "enrol")]
 
 
 def test_only_the_institutions_admins_may_upload(setup):

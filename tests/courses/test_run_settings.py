@@ -191,5 +191,6 @@ def test_settings_page_query_count_does_not_grow(client, run, people):
     grow(1)
     first = count()
     grow(3)
-    # session, user, run, staff runs, state counts, categories, invite codes, nav roles
-    assert count() == first == 8
+    # session, user, run, staff rows of the user, state counts, categories, invite codes,
+    # the run's staff (who may edit), nav roles
+    assert count() == first == 9
