@@ -1,12 +1,20 @@
 """Writing the audit log.  Services call :func:`audit`; the request's address comes from a
-context variable set by :class:`AuditContextMiddleware`, so services need no request object."""
+context variable set by :class:`AuditContextMiddleware`, so services need no request object.
+
+:func:`client_ip` is the one answer to "who is the client" (audit rows, login lockouts, API
+throttling): with ``PROXY_COUNT`` proxies in front, the address the outermost of ours saw is
+the ``PROXY_COUNT``-th entry of X-Forwarded-For from the right (each proxy appends the address
+it was reached from, so entries further left are whatever the client sent); with 0 the header
+is the client's own words and is ignored."""
 
 from __future__ import annotations
 
 import contextvars
+import ipaddress
 from collections.abc import Callable
 from typing import Any
 
+from django.conf import settings
 from django.db import models
 from django.http import HttpRequest, HttpResponse
 
@@ -15,12 +23,31 @@ from .models import AuditEvent, Institution, User
 _client_ip: contextvars.ContextVar[str | None] = contextvars.ContextVar("client_ip", default=None)
 
 
+def client_ip(request: HttpRequest) -> str | None:
+    remote = request.META.get("REMOTE_ADDR")
+    count = int(getattr(settings, "PROXY_COUNT", 0))
+    if count <= 0:
+        return remote
+    forwarded = [
+        entry.strip()
+        for entry in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",")
+        if entry.strip()
+    ]
+    if len(forwarded) < count:
+        return remote  # not through all our proxies (a health check on the host itself)
+    candidate = forwarded[-count]
+    try:
+        return str(ipaddress.ip_address(candidate))
+    except ValueError:
+        return remote
+
+
 class AuditContextMiddleware:
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        token = _client_ip.set(request.META.get("REMOTE_ADDR"))
+        token = _client_ip.set(client_ip(request))
         try:
             return self.get_response(request)
         finally:

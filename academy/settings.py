@@ -8,6 +8,7 @@ broker, console e-mail.  Production sets ``DEBUG=0`` and must then provide a rea
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import dj_database_url
@@ -94,6 +95,8 @@ MIDDLEWARE = [
     "django.middleware.csp.ContentSecurityPolicyMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
+    # Before anything reads the body (CSRF reads the form): oversized bodies are refused unread.
+    "academy.limits.RequestBodyLimitMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -166,7 +169,13 @@ AXES_COOLOFF_TIME = env_int("AXES_COOLOFF_HOURS", 1)
 AXES_LOCKOUT_PARAMETERS = [["ip_address", "username"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
-AXES_IPWARE_PROXY_COUNT = env_int("PROXY_COUNT", 0)
+# Reverse proxies in front of Academy.  The client address of audit rows, login lockouts and
+# API throttling is the one the outermost of ours saw (academy.audit.client_ip); with 0,
+# X-Forwarded-For is the client's own claim and is ignored.
+PROXY_COUNT = env_int("PROXY_COUNT", 0)
+if PROXY_COUNT < 0:
+    raise ImproperlyConfigured(f"PROXY_COUNT must be 0 or more, not {PROXY_COUNT}")
+AXES_CLIENT_IP_CALLABLE = "academy.audit.client_ip"
 
 LANGUAGE_CODE = "en"
 LANGUAGES = [
@@ -192,7 +201,10 @@ STORAGES = {
         else "whitenoise.storage.CompressedManifestStaticFilesStorage"
     },
 }
-DATA_UPLOAD_MAX_MEMORY_SIZE = env_int("UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
+# The largest request body, checked from Content-Length before anything reads it
+# (academy.limits); a multipart body may add 1 MB of fields and framing to a file this big.
+UPLOAD_MAX_BYTES = env_int("UPLOAD_MAX_BYTES", 20 * 1024 * 1024)
+DATA_UPLOAD_MAX_MEMORY_SIZE = UPLOAD_MAX_BYTES
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
@@ -245,6 +257,23 @@ if not DEBUG:
     SESSION_COOKIE_SECURE = True
     CSRF_COOKIE_SECURE = True
 
+def _rate(name: str, default: str) -> str:
+    value = env(name, default)
+    if not re.fullmatch(r"\d+/(s|sec|second|m|min|minute|h|hour|d|day)", value):
+        raise ImproperlyConfigured(f"{name} must be a rate like 600/min, not {value!r}")
+    return value
+
+
+# Throttling counts in the cache: one per process by default; CACHE_URL=redis://… shares the
+# counts between workers (and hosts).
+CACHE_URL = env("CACHE_URL")
+if CACHE_URL.startswith(("redis://", "rediss://")):
+    CACHES = {
+        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": CACHE_URL}
+    }
+elif CACHE_URL:
+    raise ImproperlyConfigured(f"CACHE_URL must be a redis:// URL or empty, not {CACHE_URL!r}")
+
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
@@ -259,7 +288,20 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_RATES": {"anon": "60/min", "user": "600/min"},
+    "DEFAULT_PARSER_CLASSES": [
+        "academy.limits.JSONParser",  # too deeply nested JSON is a 400, not a 500
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
+    # 429 with Retry-After past the rate; rates are read at each request (tests override them).
+    "DEFAULT_THROTTLE_CLASSES": [
+        "academy.limits.AnonRateThrottle",
+        "academy.limits.UserRateThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": _rate("API_THROTTLE_ANON", "60/min"),
+        "user": _rate("API_THROTTLE_USER", "600/min"),
+    },
 }
 SPECTACULAR_SETTINGS = {
     "TITLE": "Academy API",
@@ -332,6 +374,10 @@ WORKER_HEARTBEAT_MAX_AGE = env_int("WORKER_HEARTBEAT_MAX_AGE", 120)
 NOTEBOOK_GRADING_TIMEOUT = env_int("NOTEBOOK_GRADING_TIMEOUT", 30)
 NOTEBOOK_MAX_BYTES = env_int("NOTEBOOK_MAX_BYTES", 20 * 1024 * 1024)
 NOTEBOOKS_PRIVATE_ROOT = Path(env("NOTEBOOKS_PRIVATE_ROOT", str(VAR_DIR / "private")))
+# At most SUBMISSION_RATE_LIMIT submissions per student and lab in SUBMISSION_RATE_WINDOW
+# seconds (0: no limit); more are refused with a message, earlier ones are kept.
+SUBMISSION_RATE_LIMIT = env_int("SUBMISSION_RATE_LIMIT", 10)
+SUBMISSION_RATE_WINDOW = env_int("SUBMISSION_RATE_WINDOW", 600)
 
 # Lab sessions: the JupyterHub that spawns them, and Slurm's accounting.
 HUB_URL = env("ACADEMY_HUB_URL", "http://127.0.0.1:8000").rstrip("/")

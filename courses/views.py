@@ -21,6 +21,7 @@ from django.views.decorators.http import require_POST
 
 from academy import selectors as people
 from academy.files import serve_user_file
+from academy.exports import csv_row
 from academy.models import Cohort, Institution
 from academy.typing import AuthedRequest
 
@@ -368,7 +369,8 @@ def roster_rows(run: CourseRun, filters: dict) -> Iterator[str]:
         "requested_at",
     )
     for row in rows.iterator(chunk_size=2000):
-        yield writer.writerow([*row[:7], row[7].isoformat(timespec="seconds")])
+        # Names and cohort names are people's text: no cell may start a formula.
+        yield writer.writerow(csv_row([*row[:7], row[7].isoformat(timespec="seconds")]))
 
 
 @login_required

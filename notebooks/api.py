@@ -17,17 +17,19 @@ from django.urls import URLPattern, path
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action, api_view
-from rest_framework.exceptions import PermissionDenied, ValidationError
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.exceptions import PermissionDenied, Throttled, ValidationError
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import BaseRouter
 
+from academy.limits import JSONParser  # too deeply nested JSON is a 400
 from academy.models import User
 from academy.typing import authed_user
 from courses.models import CourseRun, GradingCategory
 
 from . import selectors, services
+from .forms import notebook_too_big
 from .models import Lab, LabVersion, ResourceProfile, Submission
 
 
@@ -63,6 +65,10 @@ class FileUploadSerializer(serializers.Serializer):
     def validate_file(self, value: Any) -> Any:
         if not value.name.lower().endswith(".ipynb"):
             raise serializers.ValidationError("Upload a Jupyter notebook (.ipynb).")
+        # Checked on the spooled file's size, before anything reads it whole.
+        too_big = notebook_too_big(value)
+        if too_big:
+            raise serializers.ValidationError(too_big)
         return value
 
 
@@ -248,8 +254,13 @@ class FeedbackCellSerializer(serializers.Serializer):
     kind = serializers.CharField()
     score = serializers.DecimalField(max_digits=8, decimal_places=2, allow_null=True)
     max_score = serializers.FloatField()
-    output = serializers.CharField()
+    output = serializers.CharField(
+        help_text="Empty for students where withheld (hidden tests; every cell after them)."
+    )
     comment = serializers.CharField()
+    hidden = serializers.BooleanField(help_text="The cell holds hidden tests.")
+    withheld = serializers.BooleanField(help_text="Its output is never shown to the student.")
+    note = serializers.CharField(help_text="What the student is told instead of the output.")
 
 
 class FeedbackSerializer(serializers.Serializer):
@@ -294,6 +305,8 @@ class SubmissionViewSet(
             )
         except services.NotebookRejected as exc:
             raise _rejected(exc) from None
+        except services.SubmissionRateLimited as exc:
+            raise Throttled(wait=exc.retry_after, detail=" ".join(exc.messages)) from None
         except DjangoPermissionDenied:
             raise PermissionDenied from None
         except DjangoValidationError as exc:
@@ -305,7 +318,7 @@ class SubmissionViewSet(
     def feedback(self, request: Request, pk: str | None = None) -> Response:
         sub = self.get_object()
         visible = selectors.feedback_visible(sub, authed_user(request))
-        cells = selectors.feedback(sub) if visible else []
+        cells = selectors.feedback(sub, authed_user(request)) if visible else []
         return Response(
             FeedbackSerializer(
                 {

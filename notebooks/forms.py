@@ -1,6 +1,11 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
+from django.conf import settings
+from django.template.defaultfilters import filesizeformat
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from courses.models import CourseRun, GradingCategory
@@ -46,6 +51,15 @@ class LabForm(forms.ModelForm):
         resource_profile.queryset = ResourceProfile.objects.all()
 
 
+def notebook_too_big(upload: Any) -> str:
+    """Why an uploaded notebook is refused for its size ("" when it is not), from the size of
+    the spooled upload: a notebook over the limit is never read into memory."""
+    limit = int(settings.NOTEBOOK_MAX_BYTES)
+    if (upload.size or 0) > limit:
+        return gettext("The notebook is larger than %(size)s.") % {"size": filesizeformat(limit)}
+    return ""
+
+
 class NotebookUploadForm(forms.Form):
     file = forms.FileField(label=_("Notebook (.ipynb)"))
 
@@ -53,6 +67,10 @@ class NotebookUploadForm(forms.Form):
         f = self.cleaned_data["file"]
         if not f.name.lower().endswith(".ipynb"):
             raise forms.ValidationError(_("Upload a Jupyter notebook (.ipynb)."))
+        # Checked on the spooled file's size, before anything reads it whole.
+        too_big = notebook_too_big(f)
+        if too_big:
+            raise forms.ValidationError(too_big)
         return f
 
 

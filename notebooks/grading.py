@@ -2,8 +2,9 @@
 
 Everything the services need from the grader goes through here: validating a source notebook,
 releasing it, parsing a submission and grading one.  The adapter turns the library's results
-into plain dicts for the database, and removes anything a student must never see (hidden test
-code) from the per-cell output before it is stored.
+into plain dicts for the database (every output kept, for the run's staff), and decides once,
+in ``student_view_of_result``, what of them a student may see: pages, the API and any download
+all go through it.
 """
 
 from __future__ import annotations
@@ -12,6 +13,8 @@ import dataclasses
 import re
 from dataclasses import dataclass, field
 from typing import Any
+
+from django.utils.translation import gettext as _
 
 from notebooks.grader import format as fmt
 from notebooks.grader.release import release as _release
@@ -29,6 +32,7 @@ __all__ = [
     "parse",
     "release",
     "scrub",
+    "student_view_of_result",
     "validate",
 ]
 
@@ -45,7 +49,8 @@ class GradeResult:
     score: float
     max_score: float
     needs_manual: bool
-    # {grade_id: {"score": float|None, "max_score": float, "kind": str, "output": str}}
+    # {grade_id: {"score": float|None, "max_score": float, "kind": str, "output": str,
+    #             "error": str, "hidden": bool, "withheld": bool}}
     cells: dict[str, dict[str, Any]] = field(default_factory=dict)
     outcome: str = "ok"  # ok / timeout / memory / crash / output / invalid
     reason: str = ""
@@ -75,7 +80,9 @@ def graded_cells(source: bytes) -> list[dict[str, Any]]:
 
 
 def hidden_lines(source: bytes) -> set[str]:
-    """The (stripped, non-trivial) lines of every hidden-test block of a source notebook."""
+    """The (stripped, non-trivial) lines of every hidden-test block of a source notebook.
+    Not a protection (the student's code can print them encoded): the rule is that outputs of
+    hidden-test cells, and of every cell after the first one, never reach a student."""
     lines: set[str] = set()
     for cell in parse(source).cells:
         inside = False
@@ -93,9 +100,9 @@ def hidden_lines(source: bytes) -> set[str]:
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
-def scrub(text: str, hidden: set[str]) -> str:
-    """Output as a student may see it: no colour codes, no line quoting hidden test code, and
-    capped in length.  A traceback quotes the failing source line: that line goes too."""
+def scrub(text: str, hidden: set[str] | frozenset[str] = frozenset()) -> str:
+    """Output without colour codes, without lines quoting ``hidden`` (if given), capped in
+    length.  Line scrubbing cannot stop an encoded copy: see ``student_view_of_result``."""
     text = _ANSI.sub("", text)
     if hidden:
         kept = []
@@ -187,12 +194,14 @@ def grade(
                 "output": "output limit reached",
             }[raw["outcome"]],
         )
-    return normalise(raw, hidden=hidden_lines(source))
+    return normalise(raw)
 
 
-def normalise(raw: dict[str, Any], *, hidden: set[str]) -> GradeResult:
+def normalise(raw: dict[str, Any]) -> GradeResult:
     """The grader's result (the ``grade_notebook --json`` shape, plus optional per-cell
-    ``output``/``kind`` and a top-level ``outcome``/``reason``) as a GradeResult."""
+    ``output``/``kind``/``error``/``hidden``/``withheld`` and a top-level ``outcome``/``reason``)
+    as a GradeResult.  Outputs are kept whole (capped) for the run's staff; a cell without a
+    ``withheld`` flag counts as withheld (nothing is shown to a student by default)."""
     cells: dict[str, dict[str, Any]] = {}
     for gid, cell in (raw.get("cells") or {}).items():
         cell = _as_dict(cell)
@@ -203,8 +212,10 @@ def normalise(raw: dict[str, Any], *, hidden: set[str]) -> GradeResult:
             "score": None if cell.get("score") is None else float(cell["score"]),
             "max_score": float(cell.get("max_score") or 0),
             "kind": cell.get("kind", ""),
-            "output": scrub(str(output), hidden),
-            "error": scrub(str(cell.get("error") or ""), hidden),
+            "output": scrub(str(output)),
+            "error": scrub(str(cell.get("error") or "")),
+            "hidden": bool(cell.get("hidden", False)),
+            "withheld": cell.get("withheld", True) is not False,
         }
     outcome = raw.get("outcome") or "ok"
     return GradeResult(
@@ -215,3 +226,43 @@ def normalise(raw: dict[str, Any], *, hidden: set[str]) -> GradeResult:
         outcome=str(outcome),
         reason=str(raw.get("reason") or "")[:500],
     )
+
+
+def student_view_of_result(cells: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """What a student (or anyone not on the run's staff) may see of a grading run's cells.
+
+    The rule: a hidden-test cell, and every cell that ran after the first one, shows its score
+    and a neutral note, never its output, error or traceback.  From that cell on the student's
+    code may have read the hidden tests (the caller's frame, ``inspect``, ``linecache``,
+    IPython's history, ``gc``...) and can print them in any encoding, so no scrubbing of the
+    text could be sound; cells that ran before it cannot have seen them (the hidden tests
+    reach the kernel only with their cell).  A stored cell without the ``withheld`` flag
+    (graded before this rule) is withheld too.  Returns ``{grade_id: {kind, score, max_score,
+    output, hidden, withheld, note}}``; ``note`` is translated for the current request.
+    """
+    view: dict[str, dict[str, Any]] = {}
+    for gid, cell in cells.items():
+        known = "withheld" in cell
+        withheld = cell.get("withheld", True) is not False
+        hidden = bool(cell.get("hidden"))
+        score, max_score = cell.get("score"), cell.get("max_score") or 0
+        note = ""
+        if hidden:
+            passed = score is not None and float(score) >= float(max_score)
+            note = _("Hidden tests passed.") if passed else _("A hidden test failed.")
+        elif withheld:
+            note = (
+                _("Output not shown: this cell ran after hidden tests.")
+                if known
+                else _("Output not shown.")
+            )
+        view[gid] = {
+            "kind": cell.get("kind", ""),
+            "score": score,
+            "max_score": max_score,
+            "output": "" if withheld else str(cell.get("output") or ""),
+            "hidden": hidden,
+            "withheld": withheld,
+            "note": note,
+        }
+    return view

@@ -27,6 +27,7 @@ from academy.selectors import admin_institution_ids, is_operator
 from courses.models import CourseRun, CourseStaff, Enrolment, EnrolmentState, StaffRole
 
 from . import gradebook as gb
+from . import grading
 from .models import FeedbackRelease, Lab, ManualGrade, Submission, SubmissionStatus
 
 LEARNING_STATES = [EnrolmentState.ACTIVE, EnrolmentState.COMPLETED]
@@ -152,27 +153,39 @@ class FeedbackCell:
     output: str
     comment: str = ""
     manual: bool = False
+    hidden: bool = False  # holds hidden tests
+    withheld: bool = False  # its output is never shown to the student
+    note: str = ""  # what the student is told instead of the output
 
 
-def feedback(submission: Submission) -> list[FeedbackCell]:
-    """Per-cell scores, comments and (scrubbed) test output of the latest grading run.
-    Built only from the stored, scrubbed run: hidden test code is never part of it."""
+def feedback(submission: Submission, viewer: User | None = None) -> list[FeedbackCell]:
+    """Per-cell scores, comments and test output of the latest grading run.  The run's staff
+    (and operators) see every output; anyone else, the student included (and ``viewer=None``),
+    gets ``grading.student_view_of_result``: no output of hidden-test cells or of any cell
+    after the first one, whatever the student's code printed there."""
     run = submission.latest_run
     if run is None:
         return []
+    staff = viewer is not None and can_grade_run(viewer, submission.lab.run_id)
+    student_view = grading.student_view_of_result(run.cells)
     manual = {m.grade_id: m for m in submission.manual_grades.all()}
     cells = []
     for gid, cell in run.cells.items():
         m = manual.get(gid)
+        seen = student_view[gid]
         cells.append(
             FeedbackCell(
                 grade_id=gid,
                 kind=cell.get("kind", ""),
                 score=m.score if m else cell.get("score"),
                 max_score=cell.get("max_score", 0),
-                output=cell.get("output", ""),
+                output=cell.get("output", "") if staff else seen["output"],
                 comment=m.comment if m else "",
                 manual=m is not None,
+                hidden=seen["hidden"],
+                withheld=seen["withheld"],
+                # staff see the output itself, marked as not shown to the student
+                note=seen["note"] if seen["hidden"] or not staff else "",
             )
         )
     return cells

@@ -12,7 +12,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -79,6 +79,44 @@ def _max_bytes() -> int:
 
 def _grading_timeout() -> float:
     return float(getattr(settings, "NOTEBOOK_GRADING_TIMEOUT", 30))
+
+
+class SubmissionRateLimited(ValidationError):
+    """Too many submissions by one student to one lab in the window; ``retry_after`` is the
+    number of seconds until the next one is accepted.  Nothing already submitted is touched."""
+
+    def __init__(self, *, limit: int, window: int, retry_after: int):
+        self.retry_after = retry_after
+        minutes = max(1, -(-retry_after // 60))
+        super().__init__(
+            {
+                "file": _(
+                    "Too many submissions: at most %(n)d to a lab in %(window)d minutes. Your "
+                    "earlier submissions are kept; try again in %(minutes)d minutes."
+                )
+                % {"n": limit, "window": max(1, window // 60), "minutes": minutes}
+            },
+            code="rate_limited",
+        )
+
+
+def _check_submission_rate(*, lab: Lab, student: User, now: datetime) -> None:
+    limit = int(getattr(settings, "SUBMISSION_RATE_LIMIT", 10))
+    window = int(getattr(settings, "SUBMISSION_RATE_WINDOW", 600))
+    if limit <= 0:
+        return
+    recent = list(
+        Submission.objects.filter(
+            lab=lab, student=student, submitted_at__gt=now - timedelta(seconds=window)
+        )
+        .order_by("-submitted_at")
+        .values_list("submitted_at", flat=True)[:limit]
+    )
+    if len(recent) >= limit:
+        # The window lets one more in once the oldest of the last ``limit`` has left it.
+        free_at = recent[-1] + timedelta(seconds=window)
+        retry_after = max(1, int((free_at - now).total_seconds()) + 1)
+        raise SubmissionRateLimited(limit=limit, window=window, retry_after=retry_after)
 
 
 class NotebookRejected(ValidationError):
@@ -232,12 +270,16 @@ def submission_create(
         raise PermissionDenied
     if source not in SubmissionSource.values:
         raise ValidationError({"source": _("Unknown submission source.")})
+    # Refused before the notebook is even parsed; checked again under the lab's lock below.
+    _check_submission_rate(lab=lab, student=actor, now=now)
     try:
         grading.parse(content, max_bytes=_max_bytes())
     except grading.NotebookInvalid as exc:
         raise NotebookRejected(exc.errors) from None
     with transaction.atomic():
         Lab.objects.select_for_update().filter(pk=lab.pk).first()
+        # Under the lab's row lock, so concurrent submissions cannot all slip under the limit.
+        _check_submission_rate(lab=lab, student=actor, now=now)
         attempt = (
             Submission.objects.filter(lab=lab, student=actor).aggregate(n=Max("attempt"))["n"] or 0
         ) + 1

@@ -14,6 +14,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
+from academy.exports import csv_row
 from academy.files import serve_user_file
 from academy.selectors import is_operator
 from academy.typing import AuthedRequest
@@ -238,6 +239,11 @@ def lab_submit(request: AuthedRequest, pk: int) -> HttpResponse:
             )
         except services.NotebookRejected as exc:
             return _lab_student(request, lab, form, cell_errors=exc.cell_errors, status=400)
+        except services.SubmissionRateLimited as exc:
+            form.add_error("file", exc.messages)
+            response = _lab_student(request, lab, form, status=429)
+            response["Retry-After"] = str(exc.retry_after)
+            return response
         except ValidationError as exc:
             form.add_error("file", exc.messages)
         except PermissionDenied:
@@ -280,7 +286,7 @@ def submission_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             "sub": sub,
             "lab": sub.lab,
             "feedback_visible": visible,
-            "cells": selectors.feedback(sub) if visible else [],
+            "cells": selectors.feedback(sub, request.user) if visible else [],
             "runs": sub.runs.select_related("lab_version")
             if sub.student_id != request.user.pk
             else [],
@@ -437,7 +443,9 @@ def gradebook_csv(request: AuthedRequest, run_id: int) -> StreamingHttpResponse:
     book = selectors.gradebook(request.user, run_id, cohort_id=_cohort_param(request))
     writer = csv.writer(_Echo())
     response = StreamingHttpResponse(
-        (writer.writerow(r) for r in gradebook_csv_rows(book)), content_type="text/csv"
+        # Names and cohort names are people's text: no cell may start a formula.
+        (writer.writerow(csv_row(r)) for r in gradebook_csv_rows(book)),
+        content_type="text/csv",
     )
     response["Content-Disposition"] = f'attachment; filename="gradebook-run{run_id}.csv"'
     return response

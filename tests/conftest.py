@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from academy.models import Role
+from academy.models import Invitation, Membership, Role
 
 from .factories import CohortFactory, InstitutionFactory, OperatorFactory, UserFactory, member
 
@@ -56,6 +56,16 @@ def _default_language_after_each_test():  # type: ignore[no-untyped-def]
     translation.activate(settings.LANGUAGE_CODE)
 
 
+@pytest.fixture(autouse=True)
+def _fresh_throttle_counts():  # type: ignore[no-untyped-def]
+    """API throttling counts in the cache (one per process here): each test starts at zero, so
+    the suite's own API calls never add up to a 429 (tests of throttling set low rates)."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
 @pytest.fixture(scope="session")
 def browser_type_launch_args(browser_type_launch_args):  # type: ignore[no-untyped-def]
     return {**browser_type_launch_args, "executable_path": CHROMIUM, "args": CHROMIUM_ARGS}
@@ -69,7 +79,8 @@ def artifacts() -> Path:
 
 @pytest.fixture
 def people(db):  # type: ignore[no-untyped-def]
-    """One person per role, across two institutions A and B."""
+    """One person per role, across two institutions A and B; plus a person in both and a
+    person invited to A who has not accepted."""
     inst_a = InstitutionFactory(name="University A", slug="uni-a")
     inst_b = InstitutionFactory(name="University B", slug="uni-b")
     cohort_a = CohortFactory(institution=inst_a, name="A 2026")
@@ -91,4 +102,15 @@ def people(db):  # type: ignore[no-untyped-def]
     p.admin_b = member(inst_b, Role.ADMIN, username="adminb")
     p.operator = OperatorFactory(username="operator")
     p.outsider = UserFactory(username="outsider")
+    # A person who accepted both institutions' invitations: a student of A and of B.
+    p.dual = member(inst_a, Role.STUDENT, username="dual")
+    Membership.objects.create(user=p.dual, institution=inst_b, role=Role.STUDENT)
+    cohort_a.members.add(p.dual)
+    cohort_b.members.add(p.dual)
+    # An account invited to A that has not answered yet: no membership, so A's admins have no
+    # rights over them.
+    p.invitee = UserFactory(username="invitee")
+    p.invitation = Invitation.objects.create(
+        email=p.invitee.email, institution=inst_a, role=Role.STUDENT, invited_by=p.admin_a
+    )
     return p

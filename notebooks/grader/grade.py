@@ -30,6 +30,11 @@ class CellResult:
     kind: str  # "test", "manual" or "task"
     output: str = ""  # text of the cell's outputs, capped
     error: str | None = None  # why an automatic grade is 0, if it is
+    hidden: bool = False  # a test cell with hidden tests
+    # Ran at or after the first hidden-test cell: the student's code may have read hidden test
+    # source by then (frames, inspect, linecache, IPython's history...) and may print it in any
+    # encoding, so nothing this cell printed or raised may reach a student (staff only).
+    withheld: bool = False
 
 
 @dataclass
@@ -115,6 +120,13 @@ def assemble(source: Any, submission: Any, released: Any | None = None) -> list[
             slots.append(_Slot(copy.deepcopy(cell), kind, gid))
         slots.extend(_Slot(c, fmt.FREE, None) for c in follow.get(gid, []))
     return slots
+
+
+def holds_hidden_tests(cell: Any) -> bool:
+    """A test cell with a ``### BEGIN HIDDEN TESTS`` block (recognised as release() does)."""
+    return fmt.cell_kind(cell) == fmt.TEST and any(
+        line.strip().startswith(fmt.BEGIN_HIDDEN) for line in fmt.source_text(cell).splitlines()
+    )
 
 
 def _outputs_text(outputs: list[dict], cap: int = 4000) -> str:
@@ -269,9 +281,12 @@ def grade(
     cells: dict[str, CellResult] = {}
     executed = copy.deepcopy(source)
     executed.cells = []
+    after_hidden = False  # slots run in this order: from the first hidden test on, withheld
     for i, slot in enumerate(slots):
         cell = copy.deepcopy(slot.cell)
         run = runs.get(i)
+        hidden = slot.kind == fmt.TEST and holds_hidden_tests(cell)
+        after_hidden = after_hidden or hidden
         if cell.cell_type == "code":
             cell.outputs = [nbformat.from_dict(o) for o in run.outputs] if run else []
             cell.execution_count = run.execution_count if run else None
@@ -285,7 +300,7 @@ def grade(
                 score, err = pts, None  # an empty test cell passes, as in nbgrader
             else:
                 score, err = _score_test(run, pts, nonces.get(i, ""))
-            cells[slot.gid] = CellResult(score, pts, slot.kind, output, err)
+            cells[slot.gid] = CellResult(score, pts, slot.kind, output, err, hidden, after_hidden)
         elif slot.kind == fmt.MANUAL:
             unchanged = fmt.normalized(fmt.source_text(cell)) == fmt.normalized(
                 fmt.source_text(slot.released)
@@ -296,9 +311,10 @@ def grade(
                 slot.kind,
                 output,
                 "no response" if unchanged else None,
+                withheld=after_hidden,
             )
         else:
-            cells[slot.gid] = CellResult(None, pts, slot.kind, output)
+            cells[slot.gid] = CellResult(None, pts, slot.kind, output, withheld=after_hidden)
     score = sum(c.score for c in cells.values() if c.score is not None)
     return GradeResult(
         score=float(score),
@@ -313,13 +329,20 @@ def grade(
 
 
 def feedback_notebook(result: GradeResult) -> nbformat.NotebookNode:
-    """The executed notebook with hidden tests' code blanked out (for students)."""
+    """The executed notebook as a student may see it: hidden tests' code blanked out, and no
+    outputs of any cell from the first hidden-test cell on (see ``CellResult.withheld``:
+    whatever the student's code printed there may carry hidden test source, encoded)."""
     from .release import _replace_regions
 
     nb = copy.deepcopy(result.notebook)
+    after_hidden = False
     for cell in nb.cells:
+        if holds_hidden_tests(cell):
+            after_hidden = True
         if fmt.cell_kind(cell) == fmt.TEST:
             cell.source, _ = _replace_regions(
                 fmt.source_text(cell), fmt.BEGIN_HIDDEN, fmt.END_HIDDEN, "# (hidden tests)"
             )
+        if after_hidden and cell.cell_type == "code":
+            cell.outputs = []
     return nb

@@ -90,6 +90,11 @@ def parse(nb_bytes: bytes | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> nbfor
         raise NotebookInvalid(
             [CellError.of(gettext_noop("not valid JSON: %(error)s"), error=str(exc))]
         ) from None
+    except RecursionError:
+        # Deeper than Python's parser goes: the uploader's error, not a crash of ours.
+        raise NotebookInvalid(
+            [CellError.of(gettext_noop("not valid JSON: nested too deeply"))]
+        ) from None
     if not isinstance(data, dict) or not isinstance(data.get("cells"), list):
         raise NotebookInvalid(
             [CellError.of(gettext_noop("not a Jupyter notebook (no list of cells)"))]
@@ -110,6 +115,10 @@ def parse(nb_bytes: bytes | str, *, max_bytes: int = DEFAULT_MAX_BYTES) -> nbfor
         msg = str(exc).split("\n", 1)[0]
         raise NotebookInvalid(
             [CellError.of(gettext_noop("not a valid Jupyter notebook: %(error)s"), error=msg)]
+        ) from None
+    except RecursionError:
+        raise NotebookInvalid(
+            [CellError.of(gettext_noop("not valid JSON: nested too deeply"))]
         ) from None
     return nb
 

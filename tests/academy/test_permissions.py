@@ -8,7 +8,8 @@ from django.test import Client
 
 from academy.models import Membership
 
-ROLES = ["anonymous", "student", "instructor", "admin_a", "admin_b", "operator"]
+# dual: a student of A and of B (accepted both); invitee: invited to A, not yet accepted.
+ROLES = ["anonymous", "student", "instructor", "admin_a", "admin_b", "operator", "dual", "invitee"]
 
 
 def client_for(people, role: str) -> Client:  # type: ignore[no-untyped-def]
@@ -20,6 +21,8 @@ def client_for(people, role: str) -> Client:  # type: ignore[no-untyped-def]
 
 def urls(people) -> dict[str, str]:  # type: ignore[no-untyped-def]
     membership_a = Membership.objects.get(user=people.student)
+    dual_a = Membership.objects.get(user=people.dual, institution=people.inst_a)
+    dual_b = Membership.objects.get(user=people.dual, institution=people.inst_b)
     return {
         "home": "/",
         "institutions": "/institutions/",
@@ -39,6 +42,8 @@ def urls(people) -> dict[str, str]:  # type: ignore[no-untyped-def]
         "api_cohort_b": f"/api/v1/cohorts/{people.cohort_b.pk}/",
         "api_memberships": "/api/v1/memberships/",
         "api_membership_a": f"/api/v1/memberships/{membership_a.pk}/",
+        "api_membership_dual_a": f"/api/v1/memberships/{dual_a.pk}/",
+        "api_membership_dual_b": f"/api/v1/memberships/{dual_b.pk}/",
         "api_schema": "/api/v1/schema/",
         "api_docs": "/api/v1/docs/",
     }
@@ -47,26 +52,30 @@ def urls(people) -> dict[str, str]:  # type: ignore[no-untyped-def]
 L = "login"  # redirect to the login page (pages) / 403 (API) for anonymous users
 # Expected status per page and role, in ROLES order.
 MATRIX: dict[str, list[int | str]] = {
-    "home": [L, 200, 200, 200, 200, 200],
-    "institutions": [L, 200, 200, 200, 200, 200],
-    "institution_a": [L, 404, 404, 200, 404, 200],
-    "institution_b": [L, 404, 404, 404, 200, 200],
-    "audit_a": [L, 404, 404, 200, 404, 200],
-    "cohort_new_a": [L, 404, 404, 200, 404, 200],
-    "cohort_a": [L, 404, 404, 200, 404, 200],
-    "cohort_b_via_a": [L, 404, 404, 404, 404, 404],
-    "cohort_edit_a": [L, 404, 404, 200, 404, 200],
-    "admin": [302, 302, 302, 302, 302, 200],
-    "api_me": [403, 200, 200, 200, 200, 200],
-    "api_institutions": [403, 200, 200, 200, 200, 200],
-    "api_institution_a": [403, 200, 200, 200, 404, 200],
-    "api_cohorts": [403, 200, 200, 200, 200, 200],
-    "api_cohort_a": [403, 200, 200, 200, 404, 200],
-    "api_cohort_b": [403, 404, 404, 404, 200, 200],
-    "api_memberships": [403, 200, 200, 200, 200, 200],
-    "api_membership_a": [403, 200, 404, 200, 404, 200],
-    "api_schema": [200, 200, 200, 200, 200, 200],
-    "api_docs": [200, 200, 200, 200, 200, 200],
+    #                    anon stud instr adm_a adm_b oper dual invitee
+    "home": [L, 200, 200, 200, 200, 200, 200, 200],
+    "institutions": [L, 200, 200, 200, 200, 200, 200, 200],
+    "institution_a": [L, 404, 404, 200, 404, 200, 404, 404],
+    "institution_b": [L, 404, 404, 404, 200, 200, 404, 404],
+    "audit_a": [L, 404, 404, 200, 404, 200, 404, 404],
+    "cohort_new_a": [L, 404, 404, 200, 404, 200, 404, 404],
+    "cohort_a": [L, 404, 404, 200, 404, 200, 404, 404],
+    "cohort_b_via_a": [L, 404, 404, 404, 404, 404, 404, 404],
+    "cohort_edit_a": [L, 404, 404, 200, 404, 200, 404, 404],
+    "admin": [302, 302, 302, 302, 302, 200, 302, 302],
+    "api_me": [403, 200, 200, 200, 200, 200, 200, 200],
+    "api_institutions": [403, 200, 200, 200, 200, 200, 200, 200],
+    "api_institution_a": [403, 200, 200, 200, 404, 200, 200, 404],
+    "api_cohorts": [403, 200, 200, 200, 200, 200, 200, 200],
+    "api_cohort_a": [403, 200, 200, 200, 404, 200, 200, 404],
+    "api_cohort_b": [403, 404, 404, 404, 200, 200, 200, 404],
+    "api_memberships": [403, 200, 200, 200, 200, 200, 200, 200],
+    "api_membership_a": [403, 200, 404, 200, 404, 200, 404, 404],
+    # Each institution's admin sees the dual member's membership there, not the other one.
+    "api_membership_dual_a": [403, 404, 404, 200, 404, 200, 200, 404],
+    "api_membership_dual_b": [403, 404, 404, 404, 200, 200, 200, 404],
+    "api_schema": [200, 200, 200, 200, 200, 200, 200, 200],
+    "api_docs": [200, 200, 200, 200, 200, 200, 200, 200],
 }
 
 
@@ -86,7 +95,11 @@ def test_every_page_and_endpoint_answers_as_intended(people, role):
             failures.append(f"{name} {url}: expected {expected}, got {response.status_code}")
         if response.status_code in (403, 404) and role != "anonymous":
             # A denied object never leaks its data.
-            assert b"University B" not in response.content or role in ("admin_b", "operator")
+            assert b"University B" not in response.content or role in (
+                "admin_b",
+                "operator",
+                "dual",
+            )
     assert not failures, "\n".join(failures)
 
 
@@ -99,6 +112,8 @@ def test_every_page_and_endpoint_answers_as_intended(people, role):
         ("admin_a", ["uni-a"], ["A 2026"]),
         ("admin_b", ["uni-b"], ["B 2026"]),
         ("operator", ["uni-a", "uni-b"], ["A 2026", "B 2026"]),
+        ("dual", ["uni-a", "uni-b"], ["A 2026", "B 2026"]),
+        ("invitee", [], []),
     ],
 )
 def test_lists_are_scoped_to_the_actor(people, role, institutions, cohorts):
@@ -112,8 +127,26 @@ def test_lists_are_scoped_to_the_actor(people, role, institutions, cohorts):
 @pytest.mark.django_db
 def test_institution_admin_sees_only_their_members(people):
     client = client_for(people, "admin_b")
-    users = {m["user"]["username"] for m in client.get("/api/v1/memberships/").json()["results"]}
-    assert users == {"studentb", "adminb"}
+    rows = client.get("/api/v1/memberships/").json()["results"]
+    assert {m["user"]["username"] for m in rows} == {"studentb", "adminb", "dual"}
+    assert {m["institution"] for m in rows} == {"uni-b"}  # not dual's membership of A
+
+
+@pytest.mark.django_db
+def test_an_invited_person_is_no_member_until_they_accept(people):
+    from academy import services
+
+    client = client_for(people, "admin_a")
+    rows = client.get("/api/v1/memberships/").json()["results"]
+    assert "invitee" not in {m["user"]["username"] for m in rows}
+    page = client.get("/institutions/uni-a/?q=invitee").content.decode()
+    assert people.invitee.email in page  # among the pending invitations only ...
+    assert "<code>invitee</code>" not in page  # ... not a row of the members' table
+    services.invitation_accept_as(
+        token=services.invitation_token(people.invitation), user=people.invitee
+    )
+    rows = client.get("/api/v1/memberships/").json()["results"]
+    assert "invitee" in {m["user"]["username"] for m in rows}
 
 
 @pytest.mark.django_db
