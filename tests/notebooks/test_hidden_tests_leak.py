@@ -365,3 +365,19 @@ def test_the_grader_feedback_notebook_carries_no_hidden_test_output():
         "visible_after": (False, True),
         "explain": (False, True),
     }
+
+
+def test_a_result_stored_before_the_rule_shows_students_no_output():
+    """Runs graded before the cells carried a ``withheld`` flag: nothing is shown by default."""
+    from notebooks.grading import student_view_of_result
+
+    legacy = {"t": {"score": 1.0, "max_score": 1.0, "kind": "test", "output": "LEAK x"}}
+    assert student_view_of_result(legacy)["t"]["output"] == ""
+    assert student_view_of_result(legacy)["t"]["note"] == "Output not shown."
+    fresh = {
+        "before": {"score": 1.0, "max_score": 1.0, "output": "mine", "withheld": False},
+        "hid": {"score": 0.5, "max_score": 1.0, "output": "LEAK", "hidden": True, "withheld": True},
+    }
+    view = student_view_of_result(fresh)
+    assert view["before"]["output"] == "mine" and view["before"]["note"] == ""
+    assert view["hid"]["output"] == "" and view["hid"]["note"] == "A hidden test failed."
