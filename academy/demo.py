@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import transaction
 
-from .models import Cohort, Institution, Membership, Role, User
+from .models import Cohort, Institution, Invitation, Membership, Role, User
 
 DEMO_PASSWORD = "academy-demo"  # noqa: S105 - demo accounts of a development instance
 DEMO_ACCOUNTS = [
@@ -77,4 +77,12 @@ def seed_people() -> dict[str, User]:
         if cohort:
             cohorts[cohort].members.add(user)
         users[username] = user
+    # Memberships above are the platform's own seed.  An admin never adds an existing account:
+    # they invite it, and the person accepts or declines (the student sees this one on the
+    # Institutions page).  Created once; an answered invitation is not sent again.
+    Invitation.objects.get_or_create(
+        email=users["student"].email,
+        institution=institutions["uns"],
+        defaults={"role": Role.STUDENT, "invited_by": users["unsadmin"]},
+    )
     return users

@@ -28,7 +28,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Value
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -457,9 +457,20 @@ def instructor_runs(user: User) -> QuerySet[CourseRun]:
         if not is_operator(user)
         else (CourseRun.objects.filter(staff__isnull=False).distinct())
     )
+    # Whether the user may change the run's seats, codes, policy and content (links shown).
+    may_edit: Any = (
+        Value(True)
+        if is_operator(user)
+        else Exists(
+            CourseStaff.objects.filter(run=OuterRef("pk"), user=user).filter(
+                Q(role=StaffRole.INSTRUCTOR) | Q(can_edit=True)
+            )
+        )
+    )
     return (
         runs.select_related("course")
         .annotate(
+            may_edit=may_edit,
             n_pending=Count("enrolments", filter=Q(enrolments__state=EnrolmentState.PENDING)),
             n_waitlisted=Count("enrolments", filter=Q(enrolments__state=EnrolmentState.WAITLISTED)),
         )

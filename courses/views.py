@@ -213,6 +213,7 @@ def run_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             "done_ids": done_ids,
             "progress": (len(done_ids), total, round(100 * len(done_ids) / total) if total else 0),
             "is_staff": selectors.can_manage_run(request.user, run),
+            "may_edit": selectors.can_edit_run(request.user, run),
         },
     )
 
