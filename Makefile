@@ -23,10 +23,11 @@ run: $(STAMP)
 	DEBUG=$${DEBUG:-1} $(PY) manage.py seed_demo
 	@if [ "$${ACADEMY_LOCAL_HUB:-1}" = 1 ]; then bash ops/local-hub.sh --setup && \
 	  DEBUG=$${DEBUG:-1} $(PY) manage.py ensure_hub_client --client-id academy-local-hub \
-	    --client-secret "$$(cat var/hub/oauth-secret)" \
+	    --client-secret "$$(cat $${ACADEMY_LOCAL_HUB_STATE:-$${ACADEMY_VAR_DIR:-var}/hub}/oauth-secret)" \
 	    --redirect-uri "http://127.0.0.1:$${ACADEMY_LOCAL_HUB_PORT:-8400}/hub/oauth_callback" \
 	  || echo "Lab sessions are unavailable: the local JupyterHub could not be set up."; fi
-	DEBUG=$${DEBUG:-1} $(PY) manage.py runplatform
+	@# exec: make's SIGTERM (make forwards it to its child) reaches runplatform, not a shell
+	DEBUG=$${DEBUG:-1} exec $(PY) manage.py runplatform
 
 ## Run the whole suite.  Starts the services it needs (PostgreSQL, Redis, Slurm, JupyterHub).
 ## Lint (ruff) and types (mypy) first: they take seconds and fail fast.

@@ -10,10 +10,11 @@
 #
 # Ports (kept off a cluster hub's 8000/8001/8081): ACADEMY_LOCAL_HUB_PORT (8400),
 # ACADEMY_LOCAL_HUB_PROXY_API_PORT (8401), ACADEMY_LOCAL_HUB_API_PORT (8481).
+# State: ACADEMY_LOCAL_HUB_STATE, by default $ACADEMY_VAR_DIR/hub (var/hub).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
-STATE=${ACADEMY_LOCAL_HUB_STATE:-$ROOT/var/hub}
+STATE=${ACADEMY_LOCAL_HUB_STATE:-${ACADEMY_VAR_DIR:-$ROOT/var}/hub}
 HUB_PORT=${ACADEMY_LOCAL_HUB_PORT:-8400}
 PROXY_API_PORT=${ACADEMY_LOCAL_HUB_PROXY_API_PORT:-8401}
 API_PORT=${ACADEMY_LOCAL_HUB_API_PORT:-8481}
@@ -56,6 +57,9 @@ export ACADEMY_CLUSTER_STATE=$STATE ACADEMY_HUB_DATA_DIR=$STATE/data
 export ACADEMY_HUB_PORT=$HUB_PORT ACADEMY_HUB_PROXY_API_PORT=$PROXY_API_PORT ACADEMY_HUB_API_PORT=$API_PORT
 export ACADEMY_HUB_PROXY_CMD=$STATE/node_modules/.bin/configurable-http-proxy
 export ACADEMY_HUB_SPAWNER=local ACADEMY_HUB_AUTH=oauth
+# Its lab servers are processes of this machine: they stop when the hub stops (runplatform also
+# stops them through the API first, and ends whatever outlives the hub).
+export ACADEMY_HUB_CLEANUP_SERVERS=1
 export ACADEMY_HUB_API_TOKEN=$(cat "$STATE/api-token")
 export ACADEMY_HUB_OAUTH_CLIENT_ID=academy-local-hub
 export ACADEMY_HUB_OAUTH_CLIENT_SECRET=$(cat "$STATE/oauth-secret")

@@ -16,8 +16,12 @@ Errors: :class:`HubUnavailable` when the hub can't be reached, times out or answ
 "lab service unavailable"); :class:`HubError` (with the hub's ``message``) for 4xx answers, e.g. a
 400 for options that fail validation.
 
-The token is the "academy" service token (scopes: admin:users, admin:servers, admin:server_state,
-list:users, read:hub, access:servers, ...), see notebooks/hub/jupyterhub_config.py.
+The token is the "academy" service token, holding exactly the scopes of the calls below (see the
+role ``academy-platform`` in notebooks/hub/jupyterhub_config.py): ``admin:users`` (ensure_user),
+``list:users`` (active_servers), ``read:servers`` + ``admin:server_state`` (get_user,
+server_state, progress: the Slurm job id is in the server state), ``start:servers``
+(start_server), ``delete:servers`` (stop_server), ``access:servers`` (add_file, get_file).
+``info()`` needs none.
 """
 
 from __future__ import annotations
@@ -182,6 +186,28 @@ class HubClient:
         if user is None:  # deleted in between
             raise HubError(404, f"user {name} vanished")
         return user
+
+    def active_servers(self, page_size: int = 200) -> list[tuple[str, str, ServerState]]:
+        """Every server the hub runs or is starting/stopping, as (user, server name, state).
+
+        ``GET /users?state=active``, page by page (the hub caps a page at 200 users)."""
+        out: list[tuple[str, str, ServerState]] = []
+        offset = 0
+        while True:
+            r = self._api(
+                "GET",
+                f"/users?state=active&offset={offset}&limit={page_size}",
+                headers={"Accept": "application/jupyterhub-pagination+json"},
+            )
+            data = r.json()
+            items = data.get("items", []) if isinstance(data, dict) else data
+            for user in items:
+                for name, model in (user.get("servers") or {}).items():
+                    out.append((user["name"], name, ServerState.from_model(model)))
+            nxt = (data.get("_pagination") or {}).get("next") if isinstance(data, dict) else None
+            if not nxt or not items:
+                return out
+            offset = int(nxt.get("offset", offset + len(items)))
 
     def server_state(self, user: str, server_name: str) -> ServerState:
         model = self.get_user(user)

@@ -16,7 +16,7 @@ c = get_config()
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from options import Limits, format_runtime, options_from_form  # noqa: E402
+from options import Limits  # noqa: E402
 
 
 def env(name, default=""):
@@ -60,25 +60,20 @@ c.JupyterHub.db_url = env(
 )
 c.JupyterHub.cookie_secret_file = os.path.join(DATA, "jupyterhub_cookie_secret")
 c.JupyterHub.pid_file = os.path.join(DATA, "jupyterhub.pid")
-# Running jobs survive a hub restart: the hub re-adds their proxy routes on start.
-c.JupyterHub.cleanup_servers = False
+# Running jobs survive a hub restart: the hub re-adds their proxy routes on start.  The local hub
+# of `make run` (ops/local-hub.sh) sets ACADEMY_HUB_CLEANUP_SERVERS=1: its lab servers are plain
+# processes of this machine and stop with it.
+c.JupyterHub.cleanup_servers = env_bool("ACADEMY_HUB_CLEANUP_SERVERS", False)
 c.JupyterHub.allow_named_servers = True  # one named server per lab
 c.JupyterHub.named_server_limit_per_user = int(env("ACADEMY_HUB_NAMED_SERVER_LIMIT", "0"))
 
-# --- servers: options (partition / gpus / cpus / memory / runtime) -----------------------------
+# --- servers: only Academy starts them -----------------------------------------------------------
+# No options form: people never choose partition, GPUs or wall time on the hub; Academy passes the
+# resource profile of the lab (validated again by apply_user_options below, REST and form alike).
 LIMITS = Limits.from_env()
-c.Spawner.options_from_form = options_from_form  # never keeps _xsrf or unknown fields
-c.Spawner.options_form = (
-    '<label for="partition">Partition</label><select class="form-control" name="partition">'
-    + "".join(
-        f'<option value="{p}">{p} (up to {n} GPU)</option>' for p, n in LIMITS.partitions.items()
-    )
-    + '</select><label for="gpus">GPUs</label>'
-    '<input class="form-control" type="number" name="gpus" value="0" min="0" '
-    f'max="{max(LIMITS.partitions.values())}"/>'
-    '<label for="runtime">Run time (HH:MM:SS)</label>'
-    f'<input class="form-control" name="runtime" value="{format_runtime(LIMITS.default_runtime)}"/>'
-)
+c.Spawner.options_form = ""
+# After logging in, land on the hub's home page, not on a spawn of the default server.
+c.JupyterHub.redirect_to_server = False
 c.Spawner.start_timeout = int(env("ACADEMY_HUB_START_TIMEOUT", "300"))
 c.Spawner.http_timeout = int(env("ACADEMY_HUB_HTTP_TIMEOUT", "120"))
 # how often the hub checks that a server (Slurm job) is still alive: a scancel'd / timed-out job
@@ -106,11 +101,12 @@ if SPAWNER == "slurm":
         c.Spawner.pre_spawn_hook = make_account_hook(env("ACADEMY_SLURM_ACCOUNT", "training"))
 elif SPAWNER == "local":
     # embedded default: everything runs as the hub's Unix user (dev/demo only)
-    from options import OptionsError, validate_options
+    from options import OptionsError, validate_options, validate_server_name
     from tornado import web
 
     def _validate_only(spawner, user_options):
         try:
+            validate_server_name(spawner.name, LIMITS)
             validate_options(user_options, LIMITS)
         except OptionsError as e:
             raise web.HTTPError(400, str(e)) from None
@@ -145,12 +141,12 @@ if AUTH == "oauth":
     if env("ACADEMY_HUB_OAUTH_LOGOUT_URL"):
         g.logout_redirect_url = env("ACADEMY_HUB_OAUTH_LOGOUT_URL")
     groups = [x for x in env("ACADEMY_HUB_OAUTH_ALLOWED_GROUPS").split(",") if x]
-    if groups:
+    if groups:  # optional: also admit members of these groups (Academy's userinfo "groups")
+        # Academy releases the institutions claim only to tokens granted the `groups` scope.
+        g.scope = [*g.scope, "groups"] if "groups" not in g.scope else g.scope
         g.manage_groups = True
         g.auth_state_groups_key = env("ACADEMY_HUB_OAUTH_GROUPS_KEY", "oauth_user.groups")
         g.allowed_groups = set(groups)
-    else:
-        c.Authenticator.allow_all = True
     if env("JUPYTERHUB_CRYPT_KEY"):
         c.Authenticator.enable_auth_state = True
 elif AUTH == "shared-password":
@@ -161,29 +157,46 @@ elif AUTH == "shared-password":
     ) or secrets.token_hex(16)
     if env("ACADEMY_HUB_ADMIN_PASSWORD"):  # must be >= 32 chars
         c.SharedPasswordAuthenticator.admin_password = env("ACADEMY_HUB_ADMIN_PASSWORD")
-    c.Authenticator.allow_all = True
 else:
     raise ValueError(f"ACADEMY_HUB_AUTH must be oauth or shared-password, not {AUTH!r}")
+# Who may log in: the people Academy sent to the hub.  Academy creates a person's hub user (REST,
+# service token) when it starts their first lab session; only existing hub users (and admins)
+# get in, anyone else who signs in to Academy and follows the hub's login gets a 403.
+c.Authenticator.allow_all = False
+c.Authenticator.allow_existing_users = True
 
-# --- services -----------------------------------------------------------------------------------
+# --- roles and services -------------------------------------------------------------------------
+# People use the servers Academy started for them and nothing more: the default ``user`` role is
+# replaced (JupyterHub's is ``self``, which includes ``servers``: start, stop and change one's own
+# servers with any options the global limits allow, outside Academy's budgets and accounting).
+roles = [
+    {
+        "name": "user",
+        "description": "Use (not start, stop or change) one's own lab servers",
+        "scopes": [
+            "access:servers!user",  # JupyterLab of one's own running servers
+            "read:users!user",  # the hub's home page
+            "read:servers!user",
+            "tokens!user",  # a token inherits these scopes, no more
+        ],
+    }
+]
 services = []
-roles = []
 if env("ACADEMY_HUB_API_TOKEN"):
-    # the Academy platform (HubClient): least scopes it needs
+    # The Academy platform (notebooks/clients/hub.py): exactly the calls it makes.
     services.append({"name": "academy", "api_token": env("ACADEMY_HUB_API_TOKEN")})
     roles.append(
         {
             "name": "academy-platform",
             "services": ["academy"],
             "scopes": [
-                "admin:users",  # create users
-                "admin:servers",  # start / stop named servers
-                "admin:server_state",  # read state.job_id (Slurm job id)
-                "admin:groups",
-                "tokens",
-                "list:users",
-                "read:hub",
-                "access:servers",  # Jupyter contents API through the proxy
+                "admin:users",  # POST /users/<u>: create the hub user of a session (not admins)
+                "list:users",  # GET /users?state=active: the stray-server sweep
+                "read:servers",  # GET /users/<u>: server models; /progress
+                "admin:server_state",  # state.job_id (the Slurm job id)
+                "start:servers",  # POST /users/<u>/servers/<lab>
+                "delete:servers",  # DELETE /users/<u>/servers/<lab>
+                "access:servers",  # Jupyter contents API through the proxy (lab files, submit)
             ],
         }
     )

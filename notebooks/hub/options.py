@@ -90,6 +90,9 @@ class Limits:
     max_runtime: int = 8 * 3600
     default_runtime: int = 3600
     default_partition: str = "cpu"
+    # Names of the servers the hub starts: Academy names each lab session ``lab-<lab id>``; the
+    # unnamed default server and any other name are refused (nobody else starts servers).
+    server_name_pattern: str = r"lab-[0-9]{1,12}"
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Limits:
@@ -108,6 +111,7 @@ class Limits:
             max_runtime=parse_runtime(env.get("ACADEMY_HUB_MAX_RUNTIME", "08:00:00")),
             default_runtime=parse_runtime(env.get("ACADEMY_HUB_DEFAULT_RUNTIME", "01:00:00")),
             default_partition=default_partition,
+            server_name_pattern=env.get("ACADEMY_HUB_SERVER_NAME_PATTERN") or r"lab-[0-9]{1,12}",
         )
 
 
@@ -148,6 +152,16 @@ class ValidatedOptions:
             "memory": f"{self.memory_mb}M" if self.memory_mb else "",
             "runtime": self.runtime,
         }
+
+
+def validate_server_name(name: str, limits: Limits | None = None) -> None:
+    """Refuse a server whose name Academy would not give (including the unnamed default)."""
+    limits = limits or Limits()
+    if not isinstance(name, str) or not re.fullmatch(limits.server_name_pattern, name):
+        raise OptionsError(
+            "this hub starts only lab sessions opened from Academy "
+            f"(server names matching {limits.server_name_pattern})"
+        )
 
 
 def validate_options(options: Any, limits: Limits | None = None) -> ValidatedOptions:

@@ -17,9 +17,14 @@ from traitlets import Float
 
 # imported as notebooks.hub.spawner, or as spawner (the hub config puts its dir on sys.path)
 try:
-    from .options import Limits, OptionsError, validate_options
+    from .options import Limits, OptionsError, validate_options, validate_server_name
 except ImportError:  # pragma: no cover
-    from options import Limits, OptionsError, validate_options  # type: ignore[no-redef]
+    from options import (  # type: ignore[no-redef]
+        Limits,
+        OptionsError,
+        validate_options,
+        validate_server_name,
+    )
 
 # A conservative POSIX login name; hub names that don't fit can't get a Unix account / Slurm user.
 UNIX_NAME_RE = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
@@ -76,6 +81,7 @@ def make_apply_user_options(limits: Limits):
 
     def apply_user_options(spawner, user_options):
         try:
+            validate_server_name(spawner.name, limits)
             opts = validate_options(user_options, limits)
         except OptionsError as e:
             raise web.HTTPError(400, str(e)) from None

@@ -1,6 +1,6 @@
 from django.contrib import admin
 
-from .models import CohortGpuBudget, GpuUsage, LabSession
+from .models import CohortGpuBudget, GpuUsage, LabSession, StrayServer
 
 
 @admin.register(LabSession)
@@ -51,6 +51,31 @@ class GpuUsageAdmin(admin.ModelAdmin):
     list_filter = ["partition", "state", "finished"]
     search_fields = ["job_id", "user__username"]
     list_select_related = ["user", "run__course", "cohort"]
+
+    def has_add_permission(self, request):  # type: ignore[no-untyped-def]
+        return False
+
+    def has_change_permission(self, request, obj=None):  # type: ignore[no-untyped-def]
+        return False
+
+
+@admin.register(StrayServer)
+class StrayServerAdmin(admin.ModelAdmin):
+    """Servers the sweep found on the hub outside Academy's sessions and stopped; read-only."""
+
+    list_display = [
+        "hub_user",
+        "server_name",
+        "job_id",
+        "gpus",
+        "gpu_seconds",
+        "found_at",
+        "stopped_at",
+        "stop_error",
+    ]
+    list_filter = ["finished"]
+    search_fields = ["hub_user", "job_id"]
+    list_select_related = ["user"]
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
         return False

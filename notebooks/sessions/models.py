@@ -147,3 +147,37 @@ class GpuUsage(models.Model):
     @property
     def gpu_hours(self) -> Decimal:
         return Decimal(self.gpu_seconds) / 3600
+
+
+class StrayServer(models.Model):
+    """A lab server found on the hub that was not an Academy session (started by a hub admin, a
+    leftover from before the lock-down, a lost session row): stopped by the sweep, its GPU time
+    recorded from sacct through the job id.  No run to charge it to: operators read it here."""
+
+    hub_user = models.CharField(max_length=150)
+    server_name = models.CharField(max_length=255, blank=True)
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+    job_id = models.CharField(max_length=32, blank=True, db_index=True)
+    found_at = models.DateTimeField(default=timezone.now)
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    stop_error = models.CharField(max_length=300, blank=True)
+    partition = models.CharField(max_length=64, blank=True)
+    state = models.CharField(max_length=40, blank=True)
+    gpus = models.PositiveSmallIntegerField(default=0)
+    elapsed_seconds = models.PositiveBigIntegerField(default=0)
+    gpu_seconds = models.PositiveBigIntegerField(default=0)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+    finished = models.BooleanField(default=False)
+
+    class Meta:
+        ordering = ["-found_at"]
+
+    def __str__(self) -> str:
+        return f"stray server {self.hub_user}/{self.server_name} (job {self.job_id or '-'})"

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -33,7 +34,14 @@ from notebooks.models import Lab
 from notebooks.selectors import LEARNING_STATES, can_grade_run
 
 from . import clients
-from .models import LIVE_STATES, CohortGpuBudget, GpuUsage, LabSession, SessionState
+from .models import (
+    LIVE_STATES,
+    CohortGpuBudget,
+    GpuUsage,
+    LabSession,
+    SessionState,
+    StrayServer,
+)
 
 logger = logging.getLogger(__name__)
 # Stored in English and translated when shown (the card renders it with {% translate %}).
@@ -524,9 +532,129 @@ def _aware(moment: datetime | None) -> datetime | None:
     return moment
 
 
+def reconcile_sessions(*, hub_available: bool = True) -> int:
+    """At start-up of the platform: every live session agrees with the hub.  A session whose
+    server the hub no longer runs (stopped with the platform, or the hub restarted without it)
+    is ended; the others are refreshed.  ``hub_available=False``: no hub is configured, so no
+    session can be running.  Sessions still waiting for their start task are left to it.
+    Returns how many sessions were ended."""
+    ended = 0
+    live = (
+        LabSession.objects.filter(state__in=LIVE_STATES)
+        .exclude(state=SessionState.REQUESTED)
+        .select_related("user", "lab__released_version")
+    )
+    for session in live:
+        if hub_available:
+            state = clients.hub().server_state(session.user.username, session.server_name)
+            if not state.stopped:
+                _apply(session, state)
+                continue
+        if LabSession.objects.filter(pk=session.pk, state__in=LIVE_STATES).update(
+            state=SessionState.ENDED, ended_at=timezone.now(), ended_reason="stopped"
+        ):
+            audit(None, "session.reconcile", session, hub_available=hub_available)
+            ended += 1
+    return ended
+
+
+def sweep_stray_servers(*, only_users: Collection[str] | None = None) -> int:
+    """Stop every server on the hub that is not a live Academy session; record each one (its GPU
+    time follows from sacct in :func:`sync_usage`) and audit it.  Returns how many were stopped.
+
+    Nobody but Academy may start servers (the hub's roles), so a stray comes from a hub admin, a
+    server left from before the lock-down, or a session row that was lost.  A session row is
+    live before Academy asks the hub for its server and stays live until the hub has stopped it,
+    so a server Academy is starting or stopping is never taken for a stray.  ``only_users``
+    limits the sweep to those hub users (tests on a shared hub)."""
+    try:
+        servers = clients.hub().active_servers()
+    except (HubUnavailable, HubError) as exc:
+        logger.error("hub unavailable for the stray-server sweep: %s", exc)
+        return 0
+    stopped = 0
+    for hub_user, server_name, state in servers:
+        if only_users is not None and hub_user not in only_users:
+            continue
+        if state.status in ("stopping", "stopped"):
+            continue
+        if LabSession.objects.filter(
+            user__username=hub_user, server_name=server_name, state__in=LIVE_STATES
+        ).exists():
+            continue
+        stray = StrayServer.objects.filter(
+            hub_user=hub_user,
+            server_name=server_name,
+            job_id=state.job_id or "",
+            stopped_at__isnull=True,
+        ).first() or StrayServer(
+            hub_user=hub_user,
+            server_name=server_name,
+            job_id=state.job_id or "",
+            user=User.objects.filter(username=hub_user).first(),
+        )
+        try:
+            after = clients.hub().stop_server(hub_user, server_name, wait=15)
+        except (HubUnavailable, HubError) as exc:
+            stray.stop_error = str(exc)[:300]
+            stray.save()
+            logger.error("could not stop stray server %s/%s: %s", hub_user, server_name, exc)
+            continue
+        if after.stopped:
+            stray.stopped_at = timezone.now()
+            stray.stop_error = ""
+        stray.save()
+        audit(
+            None,
+            "session.stray_stopped",
+            stray,
+            hub_user=hub_user,
+            server=server_name,
+            job_id=stray.job_id,
+            stopped=after.stopped,
+        )
+        logger.warning(
+            "stopped stray server %s/%s (job %s): not an Academy session",
+            hub_user,
+            server_name,
+            stray.job_id or "-",
+        )
+        stopped += 1
+    return stopped
+
+
+def _sync_stray_usage(since: datetime) -> int:
+    strays = {
+        s.job_id: s
+        for s in StrayServer.objects.filter(found_at__gte=since, finished=False).exclude(job_id="")
+    }
+    if not strays:
+        return 0
+    count = 0
+    for record in clients.slurm().jobs_since(since, job_ids=list(strays)):
+        stray = strays.get(record.job_id)
+        if stray is None:
+            continue
+        StrayServer.objects.filter(pk=stray.pk).update(
+            partition=record.partition,
+            state=record.state,
+            gpus=record.gpus,
+            elapsed_seconds=record.elapsed_seconds,
+            gpu_seconds=record.gpu_seconds,
+            started_at=_aware(record.start),
+            ended_at=_aware(record.end),
+            # sacct shows an empty partition for a moment after the job ends: read it again
+            finished=record.finished and bool(record.partition),
+        )
+        count += 1
+    return count
+
+
 def sync_usage(days: int = 14) -> int:
-    """Upsert GpuUsage from sacct for jobs of Academy's sessions, joined through the job id."""
+    """Upsert GpuUsage from sacct for jobs of Academy's sessions, joined through the job id;
+    fill in the GPU time of stray servers the sweep stopped."""
     since = timezone.now() - timedelta(days=days)
+    count = _sync_stray_usage(since)
     sessions = {
         s.slurm_job_id: s
         for s in LabSession.objects.filter(requested_at__gte=since)
@@ -534,9 +662,8 @@ def sync_usage(days: int = 14) -> int:
         .filter(Q(usage__isnull=True) | Q(usage__finished=False))
     }
     if not sessions:
-        return 0
+        return count
     records = clients.slurm().jobs_since(since, job_ids=list(sessions))
-    count = 0
     for record in records:
         session = sessions.get(record.job_id)
         if session is None:

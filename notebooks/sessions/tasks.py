@@ -30,3 +30,8 @@ def cull_idle() -> int:
 )
 def sync_usage() -> int:
     return services.sync_usage()
+
+
+@shared_task(name="labsessions.sweep_stray_servers")
+def sweep_stray_servers() -> int:
+    return services.sweep_stray_servers()

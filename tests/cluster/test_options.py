@@ -9,6 +9,7 @@ from notebooks.hub.options import (
     parse_partitions,
     parse_runtime,
     validate_options,
+    validate_server_name,
 )
 
 LIMITS = Limits(
@@ -117,3 +118,16 @@ def test_limits_from_env():
     assert validate_options({"gpus": 8}, lim).slurm_req()["gres"] == "gpu:8"
     with pytest.raises(ValueError):
         parse_partitions("gpu;rm:1")
+
+
+@pytest.mark.parametrize("name", ["lab-1", "lab-123456789012"])
+def test_lab_session_server_names_pass(name):
+    validate_server_name(name, LIMITS)
+
+
+@pytest.mark.parametrize(
+    "name", ["", "mine", "lab-", "lab-1x", "lab-1\n", "LAB-1", "lab-1234567890123"]
+)
+def test_other_server_names_and_the_default_server_are_refused(name):
+    with pytest.raises(OptionsError, match="only lab sessions"):
+        validate_server_name(name, LIMITS)

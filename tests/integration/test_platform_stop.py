@@ -7,6 +7,7 @@ The local hub runs from the test cluster's hub venv and proxy (ops/cluster/up.sh
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -62,6 +63,17 @@ def wait_for_line(log: Path, text: str, proc: subprocess.Popen, timeout: float) 
             break
         time.sleep(0.5)
     raise AssertionError(f"{text!r} not seen; output:\n{log.read_text(errors='replace')[-3000:]}")
+
+
+def kill_tree(proc: subprocess.Popen) -> None:  # type: ignore[type-arg]
+    """Teardown after a failure: the hub runs in a session of its own, so killing the process
+    group is not enough."""
+    if proc.poll() is not None:
+        return
+    for p in psutil.Process(proc.pid).children(recursive=True):
+        with contextlib.suppress(psutil.Error):
+            p.kill()
+    os.killpg(proc.pid, signal.SIGKILL)
 
 
 def stop_and_assert_all_gone(proc: subprocess.Popen, log: Path) -> float:  # type: ignore[type-arg]
@@ -140,8 +152,7 @@ def test_runplatform_stops_on_sigterm_with_the_lab_servers_of_its_local_hub(tmp_
         with socket.socket() as s:  # the hub's proxy let go of its port
             assert s.connect_ex(("127.0.0.1", hub_port)) != 0
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+        kill_tree(proc)
 
 
 @pytest.mark.integration
@@ -166,8 +177,7 @@ def test_make_run_stops_on_sigterm(tmp_path):
         elapsed = stop_and_assert_all_gone(proc, log)
         print(f"\nmake run: everything stopped {elapsed:.1f} s after SIGTERM to make")
     finally:
-        if proc.poll() is None:
-            os.killpg(proc.pid, signal.SIGKILL)
+        kill_tree(proc)
 
 
 @pytest.mark.integration
