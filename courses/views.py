@@ -16,6 +16,7 @@ from django.http import FileResponse, Http404, HttpRequest, HttpResponse, Stream
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.translation import get_language_info
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -105,6 +106,15 @@ class CatalogueFilters(TypedDict):
     open_now: bool
 
 
+def _language_name(code: str) -> str:
+    """A course language by its name in the reader's language; a code Django does not know
+    stays as it is."""
+    try:
+        return str(get_language_info(code)["name_translated"])
+    except KeyError:
+        return code
+
+
 @login_required
 def catalogue(request: AuthedRequest) -> HttpResponse:
     filters: CatalogueFilters = {
@@ -128,7 +138,7 @@ def catalogue(request: AuthedRequest) -> HttpResponse:
             "filters": filters,
             "sectors": Sector.choices,
             "levels": Level.choices,
-            "languages": selectors.course_languages(),
+            "languages": [(c, _language_name(c)) for c in selectors.course_languages()],
             "query": query.urlencode(),
             "sector_labels": dict(Sector.choices),
         },
