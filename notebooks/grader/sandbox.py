@@ -226,7 +226,7 @@ def build_root(R):
     check(libc.umount2((w).encode(), 2), "umount scratch")  # MNT_DETACH: the binds keep it
     os.rmdir(w)
     os.makedirs(new + "/proc")
-    mount("proc", new + "/proc", "proc", NOSUID | NODEV | NOEXEC)
+    mount("proc", new + "/proc", "proc", NOSUID | NODEV | NOEXEC, "hidepid=2")  # not even PID 1
     os.chdir(new)
     if R["pivot_root"] is not None:
         check(libc.syscall(R["pivot_root"], b".", b"."), "pivot_root")
