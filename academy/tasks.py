@@ -46,13 +46,15 @@ def send_invitation_email(invitation_id: int) -> bool:
     from .services import invitation_link
 
     invitation = Invitation.objects.select_related("institution").filter(pk=invitation_id).first()
-    if invitation is None or invitation.accepted_at is not None:
+    if invitation is None or not invitation.is_pending:
         return False
     send_mail(
         _("Your invitation to Academy"),
+        # One wording whether or not the address has an account: accept or decline there.
         _(
             "%(institution)s invites you to Academy, the training platform of the AI factory.\n\n"
-            "Set your password here (the link expires):\n%(link)s\n"
+            "Accept or decline here (the link expires); if you have no account yet, you choose "
+            "your password there:\n%(link)s\n"
         )
         % {"institution": invitation.institution.name, "link": invitation_link(invitation)},
         None,
