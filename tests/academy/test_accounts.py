@@ -159,4 +159,4 @@ def test_admin_of_another_institution_cannot_invite_there(client, people):
         "/institutions/uni-a/invite/", {"email": "x@example.org", "role": "student"}
     )
     assert response.status_code == 404
-    assert not Invitation.objects.exists()
+    assert not Invitation.objects.filter(email="x@example.org").exists()

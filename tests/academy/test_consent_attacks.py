@@ -16,7 +16,7 @@ from academy.models import Invitation, Membership
 from courses import bulk
 from courses import services as course_services
 from courses.models import Enrolment
-from tests.factories import CourseRunFactory, UserFactory
+from tests.factories import CourseRunFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -150,11 +150,15 @@ def test_another_institutions_reservation_is_not_claimed_by_accepting_ours(peopl
 
 
 def test_a_pending_invitee_is_invisible_to_the_inviting_admin(people):
-    invitee = UserFactory(username="invitee", email="invitee@example.org")
-    run = CourseRunFactory()
-    course_services.enrolment_request(run=run, user=invitee)
-    _post_membership(_client(people.admin_b), invitee.email)
-    admin_b = _client(people.admin_b)
-    assert admin_b.get("/api/v1/enrolments/").json()["results"] == []
-    members = admin_b.get("/api/v1/memberships/").json()["results"]
-    assert "invitee" not in [m["user"]["username"] for m in members]
+    """``people.invitee`` has an account and admin A's invitation, not yet accepted."""
+    run = CourseRunFactory(policy="approval")
+    request = course_services.enrolment_request(run=run, user=people.invitee)
+    _post_membership(_client(people.admin_b), people.invitee.email)  # B invites too
+    for admin in (people.admin_a, people.admin_b):
+        client = _client(admin)
+        assert client.get("/api/v1/enrolments/").json()["results"] == []
+        assert client.post(f"/api/v1/enrolments/{request.pk}/approve/").status_code == 404
+        members = client.get("/api/v1/memberships/").json()["results"]
+        assert "invitee" not in [m["user"]["username"] for m in members]
+    request.refresh_from_db()
+    assert request.state == "pending"
