@@ -355,12 +355,34 @@ class HubClient:
         )
         return r.json()
 
-    def get_file(self, user: str, server_name: str, path: str) -> dict[str, Any]:
-        """Read a notebook from the server; returns the notebook as a dict (nbformat JSON)."""
-        r = self._server_call(
-            "GET", self._contents(user, server_name, path) + "?type=notebook&content=1"
-        )
-        return r.json()["content"]
+    def get_file(
+        self, user: str, server_name: str, path: str, *, max_bytes: int | None = None
+    ) -> dict[str, Any]:
+        """Read a notebook from the server; returns the notebook as a dict (nbformat JSON).
+
+        ``max_bytes``: the notebook is the student's and so is its size.  The answer is read in
+        pieces, and one over ``max_bytes`` (plus 1 MB for the model's own fields) is refused
+        with HubError 413 before it is held whole (a 200 MB one once grew the web process by
+        600 MB)."""
+        url = self._contents(user, server_name, path) + "?type=notebook&content=1"
+        if max_bytes is None:
+            return self._server_call("GET", url).json()["content"]
+        cap = max_bytes + 1024 * 1024
+        too_big = HubError(413, f"the notebook is larger than {max_bytes // (1024 * 1024)} MB")
+        r = self._server_call("GET", url, stream=True)
+        with contextlib.closing(r):
+            declared = r.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > cap:
+                raise too_big
+            body = bytearray()
+            for piece in r.iter_content(64 * 1024):
+                body += piece
+                if len(body) > cap:
+                    raise too_big
+        try:
+            return json.loads(body)["content"]
+        except (ValueError, KeyError, TypeError, RecursionError):
+            raise HubError(422, "the notebook is not valid JSON") from None
 
 
 def _message(r: requests.Response) -> str:

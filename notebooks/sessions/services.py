@@ -470,7 +470,10 @@ def session_submit(*, actor: User, session: LabSession):  # type: ignore[no-unty
         raise SessionRefused(_("The session is not running."))
     try:
         notebook = clients.hub().get_file(
-            actor.username, session.server_name, notebook_path_for(session.lab)
+            actor.username,
+            session.server_name,
+            notebook_path_for(session.lab),
+            max_bytes=int(settings.NOTEBOOK_MAX_BYTES),
         )
     except HubUnavailable:
         raise SessionRefused(UNAVAILABLE) from None

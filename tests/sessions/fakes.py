@@ -60,7 +60,11 @@ class FakeHub:
         self.servers.pop((user, server), None)
         return ServerState(status="stopped")
 
-    def get_file(self, user: str, server: str, path: str):  # type: ignore[no-untyped-def]
+    def active_servers(self) -> list[tuple[str, str, ServerState]]:
+        self._check()
+        return [(u, n, self.server_state(u, n)) for (u, n) in list(self.servers)]
+
+    def get_file(self, user: str, server: str, path: str, *, max_bytes=None):  # type: ignore[no-untyped-def]
         self._check()
         try:
             return self.files[(user, server, path)]
