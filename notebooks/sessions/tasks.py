@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.conf import settings
 
 from notebooks.clients.slurm import SlurmError
 
@@ -34,4 +35,6 @@ def sync_usage() -> int:
 
 @shared_task(name="labsessions.sweep_stray_servers")
 def sweep_stray_servers() -> int:
+    if not settings.HUB_API_TOKEN:  # no hub configured: nothing to sweep
+        return 0
     return services.sweep_stray_servers()

@@ -46,6 +46,27 @@ class FakeHub(BaseHTTPRequestHandler):
                     },
                 },
             )
+        elif self.path.startswith("/hub/api/users?state=active&offset="):
+            # two active users, one per page, in the hub's pagination format
+            offset = int(self.path.split("offset=")[1].split("&")[0])
+            users = [
+                {"name": "alice", "servers": {"lab-1": {"ready": True, "state": {"job_id": "7"}}}},
+                {"name": "bob", "servers": {"lab-2": {"pending": "spawn"}}},
+            ]
+            page = users[offset : offset + 1]
+            more = offset + 1 < len(users)
+            self._send(
+                200,
+                {
+                    "items": page,
+                    "_pagination": {
+                        "offset": offset,
+                        "limit": 1,
+                        "total": 2,
+                        "next": {"offset": offset + 1, "limit": 1} if more else None,
+                    },
+                },
+            )
         elif self.path == "/hub/api/users/ghost":
             self._send(404, {"status": 404, "message": "Not found"})
         elif self.path == "/hub/api/flaky":
@@ -154,3 +175,12 @@ def test_server_state_from_model():
     assert ServerState.from_model({"pending": "stop", "ready": True}).status == "stopping"
     assert ServerState.from_model({"ready": False, "pending": None}).status == "stopped"
     assert ServerState.from_model(None).job_id is None
+
+
+def test_active_servers_reads_every_page(fake_hub):
+    hub = HubClient(fake_hub, "t")
+    servers = hub.active_servers(page_size=1)
+    assert [(u, n, s.status, s.job_id) for u, n, s in servers] == [
+        ("alice", "lab-1", "ready", "7"),
+        ("bob", "lab-2", "pending", None),
+    ]

@@ -12,7 +12,13 @@ from academy.models import AuditEvent
 from notebooks.clients.slurm import JobRecord, QueueInfo
 from notebooks.models import Submission, SubmissionSource
 from notebooks.sessions import services
-from notebooks.sessions.models import CohortGpuBudget, GpuUsage, LabSession, SessionState
+from notebooks.sessions.models import (
+    CohortGpuBudget,
+    GpuUsage,
+    LabSession,
+    SessionState,
+    StrayServer,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -252,3 +258,52 @@ def test_the_burn_down_page_is_for_staff_and_admins(client, lab_setup, fake_hub,
         assert response.status_code == status, who
         if status == 200:
             assert b"2.00" in response.content
+
+
+def test_the_sweep_stops_servers_that_are_not_live_sessions_and_keeps_the_rest(
+    lab_setup, fake_hub, fake_slurm
+):
+    fake_hub.start_as = "ready"
+    session = opened(lab_setup, fake_hub)
+    assert session.state == SessionState.RUNNING
+    # An admin's server for the same student, and one of a session Academy already ended.
+    fake_hub.servers[("student", "lab-999")] = {"status": "ready", "job_id": "7", "url": "/x/"}
+    fake_hub.servers[("other", "lab-5")] = {"status": "pending", "job_id": "8", "url": "/y/"}
+    assert services.sweep_stray_servers(only_users={"student"}) == 1
+    assert ("student", session.server_name) in fake_hub.servers
+    assert ("student", "lab-999") not in fake_hub.servers
+    assert ("other", "lab-5") in fake_hub.servers  # outside only_users
+    stray = StrayServer.objects.get()
+    assert (stray.hub_user, stray.job_id, stray.user) == ("student", "7", lab_setup.student)
+    assert stray.stopped_at is not None
+
+    fake_slurm.records = [
+        JobRecord(
+            job_id="7",
+            user="student",
+            account="training",
+            partition="gpu",
+            state="CANCELLED",
+            state_raw="CANCELLED by 0",
+            start=datetime(2026, 1, 1, 10, 0, tzinfo=UTC),
+            end=datetime(2026, 1, 1, 10, 10, tzinfo=UTC),
+            elapsed_seconds=600,
+            gpus=2,
+        )
+    ]
+    services.sync_usage()
+    stray.refresh_from_db()
+    assert (stray.gpu_seconds, stray.finished) == (1200, True)
+
+    fake_hub.down = True
+    assert services.sweep_stray_servers() == 0
+
+
+def test_reconcile_ends_sessions_the_hub_no_longer_runs(lab_setup, fake_hub, fake_slurm):
+    fake_hub.start_as = "ready"
+    session = opened(lab_setup, fake_hub)
+    fake_hub.servers.clear()  # the platform stopped, and its local hub with it
+    assert services.reconcile_sessions() == 1
+    session.refresh_from_db()
+    assert session.state == SessionState.ENDED
+    assert AuditEvent.objects.filter(action="session.reconcile").exists()
