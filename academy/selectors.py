@@ -3,6 +3,11 @@
 Rules: operators (staff) see everything; an institution admin sees their institutions' people,
 cohorts, memberships and audit events; an instructor sees their institutions and cohorts;
 a student sees their own institutions, cohorts and membership.  Anonymous users see nothing.
+
+An admin's rights over a person all derive from ``Membership`` rows, and a row exists only once
+the person accepted the institution's invitation (or an operator created it): pending
+invitations grant nothing.  So every selector here and in the other apps that scopes by
+``memberships__institution`` is scoped to people who consented.
 """
 
 from __future__ import annotations
