@@ -19,6 +19,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
 from django.db.models import Q, Sum
+from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.text import slugify
@@ -478,6 +479,14 @@ def session_submit(*, actor: User, session: LabSession):  # type: ignore[no-unty
     except HubUnavailable:
         raise SessionRefused(UNAVAILABLE) from None
     except HubError as exc:
+        if exc.status == 413:
+            raise SessionRefused(
+                _(
+                    "The notebook in your session is larger than %(size)s. Clear large outputs, "
+                    "save it and submit again."
+                )
+                % {"size": filesizeformat(settings.NOTEBOOK_MAX_BYTES)}
+            ) from None
         raise SessionRefused(
             _("Could not read the notebook from your session: %(msg)s") % {"msg": exc.message}
         ) from None
