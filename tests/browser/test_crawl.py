@@ -261,6 +261,7 @@ def test_every_page_of_each_role_is_clean(
             start.append(f"{base}/api/v1/redoc/")
     else:
         start = [f"{base}/", f"{base}/accounts/login/", f"{base}/accounts/password_reset/"]
+        start.append(f"{base}/favicon.ico")  # what browsers ask for on pages that name no icon
     audit_rows = AuditEvent.objects.count()
     _crawl(page, crawl, start)
     english = list(crawl.visited)
