@@ -118,6 +118,17 @@ def test_runplatform_stops_on_sigterm_with_the_lab_servers_of_its_local_hub(tmp_
     subprocess.run(
         [python, "manage.py", "migrate", "--no-input", "-v", "0"], cwd=REPO, env=env, check=True
     )
+    # A session left "running" by an earlier run of the platform: its server is gone.
+    subprocess.run([python, "manage.py", "seed_demo"], cwd=REPO, env=env, check=True)
+    shell = (
+        "from academy.models import User; from notebooks.models import Lab; "
+        "from notebooks.sessions.models import LabSession; "
+        "lab = Lab.objects.order_by('pk').first(); "
+        "LabSession.objects.create(user=User.objects.get(username='student'), lab=lab, "
+        "run=lab.run, server_name=f'lab-{lab.pk}', partition='cpu', walltime_minutes=30, "
+        "state='running')"
+    )
+    subprocess.run([python, "manage.py", "shell", "-c", shell], cwd=REPO, env=env, check=True)
     log = tmp_path / "runplatform.log"
     with log.open("w") as out:
         proc = subprocess.Popen(
@@ -140,6 +151,7 @@ def test_runplatform_stops_on_sigterm_with_the_lab_servers_of_its_local_hub(tmp_
             except (HubUnavailable, HubError):  # the proxy answers 404 until the hub is up
                 assert time.monotonic() < deadline, log.read_text()[-3000:]
                 time.sleep(0.5)
+        wait_for_line(log, "1 no longer on the hub, marked ended", proc, 60)
         hub.ensure_user("labuser")
         hub.start_server("labuser", "lab-1", {"partition": "cpu", "runtime": "00:10:00"})
         assert hub.wait_ready("labuser", "lab-1", timeout=90).ready, log.read_text()[-3000:]
@@ -149,6 +161,22 @@ def test_runplatform_stops_on_sigterm_with_the_lab_servers_of_its_local_hub(tmp_
         elapsed = stop_and_assert_all_gone(proc, log)
         print(f"\nrunplatform with a local hub and one lab server: all stopped {elapsed:.1f} s")
         assert "Lab servers stopped." in log.read_text()
+        state = subprocess.run(
+            [
+                python,
+                "manage.py",
+                "shell",
+                "-c",
+                "from notebooks.sessions.models import LabSession; "
+                "print(LabSession.objects.get().state)",
+            ],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.split()
+        assert state[-1:] == ["ended"], state
         with socket.socket() as s:  # the hub's proxy let go of its port
             assert s.connect_ex(("127.0.0.1", hub_port)) != 0
     finally:
