@@ -21,8 +21,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from academy import selectors as people
-from academy.files import serve_user_file
 from academy.exports import csv_row
+from academy.files import serve_user_file
 from academy.models import Cohort, Institution
 from academy.typing import AuthedRequest
 
