@@ -22,6 +22,7 @@ folder, and clean-up by the kernel's session id.
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import json
 import logging
@@ -205,6 +206,11 @@ def build_root(R):
         mount(src, new + dst, None, BIND | (REC if rec else 0))
         if ro:
             mount(None, new + dst, None, REMOUNT | BIND | RDONLY | NOSUID | NODEV)
+    # The writable places first, then the allow-list: an allowed path that lies under one of them
+    # (a checkout and its venv under /tmp, say) is bound on top, read-only, instead of hidden.
+    for src, dst in (("home", "/home/jovyan"), ("tmp", "/tmp"), ("tmp", "/var/tmp"),
+                     ("shm", "/dev/shm"), ("kernel", "/run/kernel")):
+        bind(w + "/" + src, dst, ro=False, rec=False)
     for kind, path, target in R["paths"]:
         if kind == "link":
             os.makedirs(os.path.dirname(new + path), exist_ok=True)
@@ -220,9 +226,6 @@ def build_root(R):
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
                          ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
         os.symlink(target, new + "/dev/" + name)
-    for src, dst in (("home", "/home/jovyan"), ("tmp", "/tmp"), ("tmp", "/var/tmp"),
-                     ("shm", "/dev/shm"), ("kernel", "/run/kernel")):
-        bind(w + "/" + src, dst, ro=False, rec=False)
     check(libc.umount2((w).encode(), 2), "umount scratch")  # MNT_DETACH: the binds keep it
     os.rmdir(w)
     os.makedirs(new + "/proc")
@@ -250,6 +253,11 @@ def network():
 R = cfg["root"]
 if R is None:
     kernel()
+# SIGKILL when the grader's thread that started us dies (a crashed worker leaves no kernel);
+# C has the same tie to us, and the namespace dies with C.
+libc.prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG
+if os.getppid() != cfg["grader_pid"]:
+    os._exit(70)
 try:
     for procs in R["cgroup_procs"]:
         with open(procs, "w") as f:
@@ -662,6 +670,7 @@ class Sandbox:
             ],
             "env": self._env(),
             "status_fd": status_w,
+            "grader_pid": os.getpid(),
             "root": self._root_plan(info) if root else None,
         }
         self.proc = subprocess.Popen(
@@ -799,12 +808,20 @@ class Sandbox:
             if rel.is_absolute() or ".." in rel.parts or not rel.parts:
                 raise ValueError(f"bad data file name {name!r}")
             dest = self.workdir.joinpath(*rel.parts)
-            dest.parent.mkdir(parents=True, exist_ok=True)
-            if isinstance(content, bytes | str) and not isinstance(content, os.PathLike):
-                data = content.encode() if isinstance(content, str) else content
-                dest.write_bytes(data)
-            else:
-                shutil.copyfile(content, dest)
+            try:
+                dest.parent.mkdir(parents=True, exist_ok=True)
+                if isinstance(content, bytes | str) and not isinstance(content, os.PathLike):
+                    data = content.encode() if isinstance(content, str) else content
+                    dest.write_bytes(data)
+                else:
+                    shutil.copyfile(content, dest)
+            except OSError as exc:
+                if exc.errno != errno.ENOSPC:
+                    raise
+                raise SandboxError(
+                    "the lab's data files do not fit in the sandbox's private disk "
+                    f"(Limits.tmp_bytes = {self.limits.tmp_bytes} bytes)"
+                ) from exc
             if self.uid is not None:
                 for p in [dest, *dest.relative_to(self.workdir).parents]:
                     target = self.workdir / p

@@ -21,7 +21,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from notebooks.grader import KernelPool, Limits, grade
+from notebooks.grader import KernelPool, Limits, SandboxError, grade
 
 MiB = 1024**2
 PG_SOCKET = "/var/run/postgresql/.s.PGSQL.5432"
@@ -405,3 +405,14 @@ def test_exhausting_resources_in_one_cell_still_gives_full_marks_later():
     result, out = run(probe, *checks, limits=limits)
     assert_full_marks(result, out)
     assert time.monotonic() - started < 80
+
+
+def test_data_files_larger_than_the_private_disk_are_refused_clearly():
+    source, submission = lab("")
+    with pytest.raises(SandboxError, match="do not fit"):
+        grade(
+            source,
+            submission,
+            limits=replace(BASE, tmp_bytes=4 * MiB),
+            data_files={"big.bin": b"0" * (8 * MiB)},
+        )
