@@ -282,7 +282,10 @@ def test_the_right_answer_still_gets_full_marks_after_all_that(pool):
     assert (result.score, result.max_score, result.status) == (2.0, 2.0, "ok")
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="isolation needs root")
 def test_the_kernel_is_isolated_when_root(pool):
+    if os.geteuid() != 0:
+        pytest.fail("isolation needs root (CI runs as root)")
     result = grade(SOURCE, lab(WRONG), limits=LIMITS, pool=pool)
-    assert result.isolation["uid"] and result.isolation["netns"] and result.isolation["mountns"]
+    iso = result.isolation
+    assert all(iso[k] for k in ("uid", "netns", "mountns", "pidns", "ipcns", "allow_list")), iso
+    assert iso["cgroup"] in ("v1", "v2"), iso
