@@ -416,3 +416,20 @@ def test_data_files_larger_than_the_private_disk_are_refused_clearly():
             limits=replace(BASE, tmp_bytes=4 * MiB),
             data_files={"big.bin": b"0" * (8 * MiB)},
         )
+
+
+def test_no_user_namespaces_or_kernel_keys():
+    """A user namespace gives the student code capabilities over new mounts and more of the
+    kernel to attack; the kernel keyrings belong to the uid, not to the grading, so a key
+    stored by one grading could be read by the next one given the same sandbox uid."""
+    probe = """
+        import ctypes, subprocess
+        USERNS = subprocess.run(['/usr/bin/unshare', '-U', 'true'], capture_output=True)
+        print(USERNS)
+        libc = ctypes.CDLL(None, use_errno=True)
+        # add_key("user", ..., KEY_SPEC_USER_KEYRING) on x86_64
+        KEY = libc.syscall(248, b'user', b'left-for-the-next', b'secret', 6, -4)
+        print('add_key', KEY, ctypes.get_errno())
+        """
+    result, out = run(probe, "assert USERNS.returncode != 0 and KEY < 0, (USERNS, KEY)")
+    assert_full_marks(result, out)
