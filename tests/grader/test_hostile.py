@@ -287,5 +287,6 @@ def test_the_kernel_is_isolated_when_root(pool):
         pytest.fail("isolation needs root (CI runs as root)")
     result = grade(SOURCE, lab(WRONG), limits=LIMITS, pool=pool)
     iso = result.isolation
-    assert all(iso[k] for k in ("uid", "netns", "mountns", "pidns", "ipcns", "allow_list")), iso
+    wanted = ("uid", "netns", "mountns", "pidns", "ipcns", "allow_list", "seccomp")
+    assert all(iso[k] for k in wanted), iso
     assert iso["cgroup"] in ("v1", "v2"), iso
