@@ -25,7 +25,7 @@ _client_ip: contextvars.ContextVar[str | None] = contextvars.ContextVar("client_
 
 def client_ip(request: HttpRequest) -> str | None:
     remote = request.META.get("REMOTE_ADDR")
-    count = int(getattr(settings, "PROXY_COUNT", 0))
+    count = settings.PROXY_COUNT
     if count <= 0:
         return remote
     forwarded = [

@@ -373,8 +373,14 @@ if CELERY_BROKER_URL.startswith("filesystem://"):
         "store_processed": False,
     }
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# The one beat schedule (seconds between runs); Celery reads it from here (academy/celery.py).
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "academy.tasks.heartbeat", "schedule": 30.0},
+    "sessions-refresh": {"task": "labsessions.refresh_live", "schedule": 5.0},
+    "sessions-cull-idle": {"task": "labsessions.cull_idle", "schedule": 60.0},
+    "gpu-usage-sync": {"task": "labsessions.sync_usage", "schedule": 60.0},
+    # servers on the hub that are not Academy sessions: stopped, GPU time recorded
+    "sessions-sweep-stray": {"task": "labsessions.sweep_stray_servers", "schedule": 120.0},
 }
 WORKER_HEARTBEAT_MAX_AGE = env_int("WORKER_HEARTBEAT_MAX_AGE", 120)
 
@@ -396,18 +402,40 @@ SLURM_COMMAND_PREFIX = env("ACADEMY_SLURM_COMMAND_PREFIX")
 SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 60)
 SESSION_EXTEND_MINUTES = env_int("SESSION_EXTEND_MINUTES", 30)
 SESSION_REFRESH_SECONDS = env_int("SESSION_REFRESH_SECONDS", 3)
-NOTEBOOK_KERNEL_POOL = env_int(
-    "NOTEBOOK_KERNEL_POOL", 1
-)  # kernels pre-started per worker child (0 = off)
-CELERY_BEAT_SCHEDULE.update(
-    {
-        "sessions-refresh": {"task": "labsessions.refresh_live", "schedule": 5.0},
-        "sessions-cull-idle": {"task": "labsessions.cull_idle", "schedule": 60.0},
-        "gpu-usage-sync": {"task": "labsessions.sync_usage", "schedule": 60.0},
-        # servers on the hub that are not Academy sessions: stopped, GPU time recorded
-        "sessions-sweep-stray": {"task": "labsessions.sweep_stray_servers", "schedule": 120.0},
-    }
-)
+# Sandboxed kernels each worker child starts ahead of need (0: off, a kernel on demand).
+NOTEBOOK_KERNEL_POOL = env_int("NOTEBOOK_KERNEL_POOL", 1)
+
+# Courses: the largest CSV of a bulk enrolment, and the largest content attachment.
+COURSES_BULK_MAX_BYTES = env_int("COURSES_BULK_MAX_BYTES", 2 * 1024 * 1024)
+COURSES_ATTACHMENT_MAX_BYTES = env_int("COURSES_ATTACHMENT_MAX_BYTES", 20 * 1024 * 1024)
+
+# `manage.py runplatform` (make run): where it serves, how loudly worker and beat log, and
+# whether it starts the local JupyterHub of ops/local-hub.sh (kept in ACADEMY_LOCAL_HUB_STATE,
+# the same default as the script).
+ACADEMY_HOST = env("ACADEMY_HOST", "127.0.0.1")
+ACADEMY_PORT = env_int("ACADEMY_PORT", 8300)
+WORKER_LOG_LEVEL = env("WORKER_LOG_LEVEL", "warning").lower()
+ACADEMY_LOCAL_HUB = env_bool("ACADEMY_LOCAL_HUB", True)
+ACADEMY_LOCAL_HUB_STATE = Path(env("ACADEMY_LOCAL_HUB_STATE") or VAR_DIR / "hub")
+
+for _name, _minimum in (
+    ("NOTEBOOK_GRADING_TIMEOUT", 1),
+    ("NOTEBOOK_MAX_BYTES", 1),
+    ("SUBMISSION_RATE_LIMIT", 0),
+    ("SUBMISSION_RATE_WINDOW", 1),
+    ("NOTEBOOK_KERNEL_POOL", 0),
+    ("COURSES_BULK_MAX_BYTES", 1),
+    ("COURSES_ATTACHMENT_MAX_BYTES", 1),
+):
+    if globals()[_name] < _minimum:
+        raise ImproperlyConfigured(f"{_name} must be {_minimum} or more, not {globals()[_name]}")
+if not 0 < ACADEMY_PORT < 65536:
+    raise ImproperlyConfigured(f"ACADEMY_PORT must be a TCP port, not {ACADEMY_PORT}")
+if WORKER_LOG_LEVEL not in {"debug", "info", "warning", "error", "critical"}:
+    raise ImproperlyConfigured(
+        "WORKER_LOG_LEVEL must be debug, info, warning, error or critical, "
+        f"not {WORKER_LOG_LEVEL!r}"
+    )
 
 LOGGING = {
     "version": 1,

@@ -49,7 +49,6 @@ from .models import (
 from .services import _audience_allows, enrolment_admin_add, lock_run
 
 COLUMNS = ("email", "first_name", "last_name", "cohort")
-MAX_BYTES = 2 * 1024 * 1024
 MAX_ROWS = 5000
 
 
@@ -123,7 +122,7 @@ class Line:
 
 
 def _max_bytes() -> int:
-    return getattr(settings, "COURSES_BULK_MAX_BYTES", MAX_BYTES)
+    return settings.COURSES_BULK_MAX_BYTES
 
 
 def read_csv(file: IO[bytes], size: int | None = None) -> tuple[bytes, list[Line]]:

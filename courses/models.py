@@ -274,7 +274,7 @@ class InviteCode(models.Model):
 
 
 def attachment_max_bytes() -> int:
-    return int(getattr(settings, "COURSES_ATTACHMENT_MAX_BYTES", ATTACHMENT_MAX_BYTES))
+    return settings.COURSES_ATTACHMENT_MAX_BYTES
 
 
 def _attachment_size(file: object) -> None:
@@ -285,7 +285,6 @@ def _attachment_size(file: object) -> None:
         )
 
 
-ATTACHMENT_MAX_BYTES = 20 * 1024 * 1024
 ATTACHMENT_EXTENSIONS = [
     "pdf",
     "png",

@@ -8,7 +8,6 @@ no URL: they are only ever served through views that check the reader's rights.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 from django.conf import settings
 from django.core.files.storage import FileSystemStorage
@@ -33,8 +32,7 @@ class PrivateStorage(FileSystemStorage):
 
     @property
     def base_location(self) -> str:  # type: ignore[override]
-        root = getattr(settings, "NOTEBOOKS_PRIVATE_ROOT", None)
-        return str(root or Path(settings.VAR_DIR) / "private")
+        return str(settings.NOTEBOOKS_PRIVATE_ROOT)
 
     @property
     def location(self) -> str:  # type: ignore[override]

@@ -74,11 +74,11 @@ def _sha256(data: bytes) -> str:
 
 
 def _max_bytes() -> int:
-    return int(getattr(settings, "NOTEBOOK_MAX_BYTES", 20 * 1024 * 1024))
+    return settings.NOTEBOOK_MAX_BYTES
 
 
 def _grading_timeout() -> float:
-    return float(getattr(settings, "NOTEBOOK_GRADING_TIMEOUT", 30))
+    return float(settings.NOTEBOOK_GRADING_TIMEOUT)
 
 
 class SubmissionRateLimited(ValidationError):
@@ -101,8 +101,8 @@ class SubmissionRateLimited(ValidationError):
 
 
 def _check_submission_rate(*, lab: Lab, student: User, now: datetime) -> None:
-    limit = int(getattr(settings, "SUBMISSION_RATE_LIMIT", 10))
-    window = int(getattr(settings, "SUBMISSION_RATE_WINDOW", 600))
+    limit = settings.SUBMISSION_RATE_LIMIT
+    window = settings.SUBMISSION_RATE_WINDOW
     if limit <= 0:
         return
     recent = list(
@@ -420,7 +420,7 @@ def grading_pool() -> Any:
 def grading_pool_start() -> Any:
     """Create this process's pool (after the fork), when NOTEBOOK_KERNEL_POOL > 0."""
     global _POOL
-    size = int(getattr(settings, "NOTEBOOK_KERNEL_POOL", 0))
+    size = settings.NOTEBOOK_KERNEL_POOL
     if size <= 0 or _POOL is not None:
         return _POOL
     from notebooks.grader.pool import KernelPool

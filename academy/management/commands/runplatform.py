@@ -27,15 +27,15 @@ STOP_CHILDREN_SECONDS = 15
 
 def local_hub_state() -> Path:
     """Where ops/local-hub.sh keeps the local hub (the same default as the script)."""
-    return Path(os.environ.get("ACADEMY_LOCAL_HUB_STATE") or Path(settings.VAR_DIR) / "hub")
+    return Path(settings.ACADEMY_LOCAL_HUB_STATE)
 
 
 class Command(BaseCommand):
     help = "Start the web server, a Celery worker and Celery beat (the embedded default)."
 
     def add_arguments(self, parser):  # type: ignore[no-untyped-def]
-        parser.add_argument("--host", default=os.environ.get("ACADEMY_HOST", "127.0.0.1"))
-        parser.add_argument("--port", type=int, default=int(os.environ.get("ACADEMY_PORT", "8300")))
+        parser.add_argument("--host", default=settings.ACADEMY_HOST)
+        parser.add_argument("--port", type=int, default=settings.ACADEMY_PORT)
 
     def handle(self, *args, host: str, port: int, **options) -> None:  # type: ignore[no-untyped-def]
         python = sys.executable
@@ -47,15 +47,17 @@ class Command(BaseCommand):
         )
         # Beat sends the live-session refresh every few seconds: at "info" its lines would bury
         # everything else, so worker and beat log warnings unless WORKER_LOG_LEVEL says more.
-        level = os.environ.get("WORKER_LOG_LEVEL", "warning")
+        level = settings.WORKER_LOG_LEVEL
         commands = {
             "web": web,
             "worker": [*celery, "worker", "-l", level, "-c", "2", "-n", "academy@%h"],
             "beat": [*celery, "beat", "-l", level],
         }
+        # The children inherit this process's environment (they read their own settings from
+        # it), plus the local hub's address and token below.
         env = dict(os.environ)
         hub_env = local_hub_state() / "academy.env"
-        local_hub = os.environ.get("ACADEMY_LOCAL_HUB", "1") == "1" and hub_env.exists()
+        local_hub = settings.ACADEMY_LOCAL_HUB and hub_env.exists()
         if local_hub:
             # The local JupyterHub (ops/local-hub.sh) and how web and worker reach it.
             commands["hub"] = ["bash", str(Path(settings.BASE_DIR) / "ops" / "local-hub.sh")]
