@@ -17,8 +17,10 @@ from django.utils.text import slugify
 from django.utils.translation import gettext as _
 
 from .audit import audit
+from .jobs import enqueue
 from .models import Cohort, Institution, Invitation, Membership, Role, User
 from .selectors import can_manage_institution, is_operator
+from .signals import invitation_accepted
 
 INVITATION_SALT = "academy.invitation"
 
@@ -248,14 +250,8 @@ def invitation_create(
         audit(
             actor, "invitation.create", invitation, institution=institution, email=email, role=role
         )
-        transaction.on_commit(lambda: _send_invitation(invitation.pk))
+        enqueue("academy.tasks.send_invitation_email", invitation.pk)
     return invitation
-
-
-def _send_invitation(invitation_id: int) -> None:
-    from .tasks import enqueue, send_invitation_email
-
-    enqueue(send_invitation_email, invitation_id)
 
 
 def invitation_link(invitation: Invitation) -> str:
@@ -286,14 +282,6 @@ def _join(invitation: Invitation, user: User) -> None:
     audit(user, "invitation.accept", invitation, institution=invitation.institution)
 
 
-def _claim_reserved(user: User) -> None:
-    # Seats reserved for this address by a bulk enrolment of an institution the person has
-    # now joined become enrolments.
-    from courses.services import enrolment_claim_reserved
-
-    enrolment_claim_reserved(user=user)
-
-
 def invitation_accept(*, token: str, username: str, password: str) -> User:
     """A new person accepts: their account is created with the membership.  An address that
     already has an account is accepted by that account, signed in (``invitation_accept_as``):
@@ -316,7 +304,7 @@ def invitation_accept(*, token: str, username: str, password: str) -> User:
         user.set_password(password)
         user.save()
         _join(invitation, user)
-    _claim_reserved(user)
+    invitation_accepted.send(sender=Invitation, invitation=invitation, user=user)
     return user
 
 
@@ -337,7 +325,7 @@ def invitation_accept_as(*, token: str, user: User) -> Invitation:
     with transaction.atomic():
         invitation = _locked_pending(invitation)
         _join(invitation, user)
-    _claim_reserved(user)
+    invitation_accepted.send(sender=Invitation, invitation=invitation, user=user)
     return invitation
 
 

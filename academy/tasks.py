@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import logging
 import socket
-from typing import Any
 
 from celery import shared_task
 from celery.signals import worker_ready
@@ -12,26 +10,9 @@ from django.core.mail import send_mail
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from .jobs import send
 from .models import Invitation, WorkerHeartbeat
-
-logger = logging.getLogger(__name__)
-
-
-def enqueue(task: Any, *args: Any, **kwargs: Any) -> bool:
-    """Send a task to the broker, called from ``transaction.on_commit``.  The state change has
-    already committed, so a broker outage must not turn the request into an error: it is
-    logged for the operators, and the periodic sweeps pick the work up again."""
-    try:
-        task.apply_async(
-            args=args,
-            kwargs=kwargs,
-            retry=True,
-            retry_policy={"max_retries": 2, "interval_start": 0.2},
-        )
-    except Exception:
-        logger.exception("could not enqueue %s%r; the broker may be down", task.name, args)
-        return False
-    return True
+from .services import invitation_link
 
 
 @shared_task(bind=True)
@@ -43,8 +24,6 @@ def heartbeat(self) -> str:  # type: ignore[no-untyped-def]
 
 @shared_task(autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def send_invitation_email(invitation_id: int) -> bool:
-    from .services import invitation_link
-
     invitation = Invitation.objects.select_related("institution").filter(pk=invitation_id).first()
     if invitation is None or not invitation.is_pending:
         return False
@@ -66,4 +45,4 @@ def send_invitation_email(invitation_id: int) -> bool:
 @worker_ready.connect
 def _announce(sender: object = None, **kwargs: object) -> None:
     """A worker that just started says so at once, instead of at beat's first heartbeat."""
-    enqueue(heartbeat)
+    send("academy.tasks.heartbeat")

@@ -68,7 +68,6 @@ def favicon(request: HttpRequest) -> HttpResponse:
 
 
 urlpatterns = [
-    path("", views.home, name="home"),
     path("healthz", health.healthz, name="healthz"),
     path("favicon.ico", favicon),
     path("i18n/", include("django.conf.urls.i18n")),

@@ -32,13 +32,6 @@ def _managed_institution(request: AuthedRequest, slug: str) -> Institution:
 
 
 @login_required
-def home(request: AuthedRequest) -> HttpResponse:
-    from courses.views import dashboard  # the course side owns the dashboard content
-
-    return dashboard(request)
-
-
-@login_required
 def institution_list(request: AuthedRequest) -> HttpResponse:
     institutions = selectors.institutions_for(request.user).annotate(
         n_members=Count("memberships", distinct=True), n_cohorts=Count("cohorts", distinct=True)

@@ -25,6 +25,7 @@ from django.utils.translation import gettext as _
 
 from academy.audit import audit
 from academy.files import checked_upload_type
+from academy.jobs import enqueue
 from academy.models import Cohort, Membership, User
 from academy.selectors import is_operator
 
@@ -52,14 +53,7 @@ def _require(condition: bool) -> None:
 
 
 def _notify(enrolment: Enrolment, event: str) -> None:
-    enrolment_id = enrolment.pk
-
-    def enqueue() -> None:
-        from .tasks import send_enrolment_email
-
-        send_enrolment_email.delay(enrolment_id, event)
-
-    transaction.on_commit(enqueue)
+    enqueue("courses.tasks.send_enrolment_email", enrolment.pk, event)
 
 
 def lock_run(run: CourseRun | int) -> CourseRun:

@@ -3,6 +3,8 @@ from django.urls import path
 from . import views
 
 urlpatterns = [
+    # The site's home is the course dashboard; academy's URL root includes this module.
+    path("", views.dashboard, name="home"),
     path("courses/", views.catalogue, name="course-catalogue"),
     path("courses/<str:code>/", views.course_detail, name="course-detail"),
     path("runs/<int:pk>/", views.run_detail, name="run-detail"),

@@ -27,12 +27,14 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_noop
 
 from academy.audit import audit
+from academy.jobs import enqueue
 from academy.models import Cohort, User
 from courses.models import CourseRun, Enrolment
 from notebooks.clients.hub import HubError, HubUnavailable, ServerState
 from notebooks.clients.slurm import QueueInfo, SlurmError, extend_job
-from notebooks.models import Lab
+from notebooks.models import Lab, SubmissionSource
 from notebooks.selectors import LEARNING_STATES, can_grade_run
+from notebooks.services import submission_create
 
 from . import clients
 from .models import (
@@ -207,25 +209,21 @@ def session_open(*, actor: User, lab: Lab) -> LabSession:
                 gpus=profile.gpus,
                 partition=profile.partition,
             )
-            transaction.on_commit(lambda: _enqueue_start(session.pk))
+            enqueue("labsessions.start", session.pk, on_failure=lambda: _not_sent(session.pk))
     except IntegrityError:
         # A concurrent request created the live session first.
         return LabSession.objects.get(user=actor, lab=lab, state__in=LIVE_STATES)
     return session
 
 
-def _enqueue_start(session_id: int) -> None:
-    from academy.tasks import enqueue
-
-    from .tasks import start_session
-
-    if not enqueue(start_session, session_id):
-        LabSession.objects.filter(pk=session_id, state=SessionState.REQUESTED).update(
-            state=SessionState.FAILED,
-            failure_reason=UNAVAILABLE,
-            ended_at=timezone.now(),
-            ended_reason="failed",
-        )
+def _not_sent(session_id: int) -> None:
+    """The broker could not take the start: the request fails at once, saying why."""
+    LabSession.objects.filter(pk=session_id, state=SessionState.REQUESTED).update(
+        state=SessionState.FAILED,
+        failure_reason=UNAVAILABLE,
+        ended_at=timezone.now(),
+        ended_reason="failed",
+    )
 
 
 def hub_options(session: LabSession) -> dict[str, object]:
@@ -462,9 +460,6 @@ def session_extend(*, actor: User, session: LabSession, minutes: int | None = No
 
 def session_submit(*, actor: User, session: LabSession):  # type: ignore[no-untyped-def]
     """Pull the notebook from the running server and submit it like an upload."""
-    from notebooks.models import SubmissionSource
-    from notebooks.services import submission_create
-
     if session.user_id != actor.pk:
         raise PermissionDenied
     if session.state != SessionState.RUNNING:

@@ -193,7 +193,7 @@ def test_grading_throughput_vs_nbgrader(lab_setup, monkeypatch):
     lab = lab_setup.lab
     # Enqueue by hand, all at once, so the clock starts at the first enqueue.
     queued: list[tuple[int, int]] = []
-    monkeypatch.setattr(services, "_enqueue", lambda pk, number: queued.append((pk, number)))
+    monkeypatch.setattr(services, "enqueue", lambda _name, pk, number: queued.append((pk, number)))
     content = SUBMISSION.read_bytes()
     names = []
     for _ in range(N):

@@ -24,7 +24,7 @@ def assert_inert_download(response) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_lab_notebooks_and_submissions_are_inert_downloads(client, lab, course, monkeypatch):
-    monkeypatch.setattr(services, "_enqueue", lambda *a: None)
+    monkeypatch.setattr(services, "enqueue", lambda *a, **k: None)
     sub = services.submission_create(
         actor=course.people.student, lab=lab, content=fixture("submitted-changed.ipynb")
     )

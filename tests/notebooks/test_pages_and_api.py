@@ -24,7 +24,7 @@ def upload(content: bytes, name: str = "nb.ipynb") -> SimpleUploadedFile:
 @pytest.fixture
 def graded(lab, course, monkeypatch):  # type: ignore[no-untyped-def]
     """A submission of people.student, graded synchronously."""
-    monkeypatch.setattr(services, "_enqueue", lambda *a: None)
+    monkeypatch.setattr(services, "enqueue", lambda *a, **k: None)
     sub = services.submission_create(
         actor=course.people.student, lab=lab, content=fixture("submitted-changed.ipynb")
     )
@@ -82,7 +82,7 @@ def test_the_upload_page_shows_per_cell_errors(client, course):
 
 
 def test_the_student_page_downloads_submits_and_polls(client, lab, course, monkeypatch):
-    monkeypatch.setattr(services, "_enqueue", lambda *a: None)
+    monkeypatch.setattr(services, "enqueue", lambda *a, **k: None)
     client.force_login(course.people.student)
     download = client.get(f"/labs/{lab.pk}/download/")
     assert download.status_code == 200 and b"BEGIN SOLUTION" not in b"".join(
