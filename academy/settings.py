@@ -103,6 +103,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "academy.audit.AuditContextMiddleware",
+    # A selector's "not found or not yours" (ObjectDoesNotExist) is a page's 404.
+    "academy.not_found.NotFoundMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "axes.middleware.AxesMiddleware",
 ]

@@ -9,7 +9,8 @@ Who sees what:
   submissions;
 - institution admins: read-only over their institution's students' submissions; "their
   students" are people with a membership there, which exists only once the person accepted.
-Anything else is a 404 in the views: an outsider learns nothing, not even that a lab exists.
+Anything else is not found (the model's ``DoesNotExist``, never an HTTP error): a 404 on pages
+and in the API alike, so an outsider learns nothing, not even that a lab exists.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from decimal import Decimal
 from typing import Any
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery
-from django.http import Http404
 
 from academy.models import User
 from academy.selectors import admin_institution_ids, is_operator
@@ -87,21 +87,21 @@ def labs_for(user: User) -> QuerySet[Lab]:
 def lab_for(user: User, pk: int) -> Lab:
     lab = labs_for(user).filter(pk=pk).first()
     if lab is None:
-        raise Http404
+        raise Lab.DoesNotExist
     return lab
 
 
 def managed_lab(user: User, pk: int) -> Lab:
     lab = lab_for(user, pk)
     if not can_manage_run(user, lab.run_id):
-        raise Http404
+        raise Lab.DoesNotExist
     return lab
 
 
 def graded_lab(user: User, pk: int) -> Lab:
     lab = lab_for(user, pk)
     if not can_grade_run(user, lab.run_id):
-        raise Http404
+        raise Lab.DoesNotExist
     return lab
 
 
@@ -122,7 +122,7 @@ def submissions_for(user: User) -> QuerySet[Submission]:
 def submission_for(user: User, pk: int) -> Submission:
     sub = submissions_for(user).filter(pk=pk).first()
     if sub is None:
-        raise Http404
+        raise Submission.DoesNotExist
     return sub
 
 
@@ -285,10 +285,10 @@ def gradebook(user: User, run_id: int, *, cohort_id: int | None = None) -> Grade
         .first()
     )
     if run is None:
-        raise Http404
+        raise CourseRun.DoesNotExist
     admin_of = admin_institution_ids(user)
     if not can_grade_run(user, run_id) and not admin_of:
-        raise Http404
+        raise CourseRun.DoesNotExist
     labs = list(Lab.objects.filter(run=run).select_related("category").order_by("due_at", "id"))
     enrolments = (
         Enrolment.objects.filter(run=run, state__in=LEARNING_STATES)
@@ -300,7 +300,7 @@ def gradebook(user: User, run_id: int, *, cohort_id: int | None = None) -> Grade
     if not can_grade_run(user, run_id):
         enrolments = enrolments.filter(user__memberships__institution_id__in=admin_of).distinct()
         if not enrolments.exists():
-            raise Http404
+            raise CourseRun.DoesNotExist
     enrolments_list = list(enrolments)
     latest = Submission.objects.filter(lab=OuterRef("lab"), student=OuterRef("student")).order_by(
         "-attempt"

@@ -18,7 +18,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError, transaction
-from django.db.models import Q, Sum
+from django.db.models import F, Q, Sum
 from django.template.defaultfilters import filesizeformat
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
@@ -427,33 +427,57 @@ def session_stop(*, actor: User | None, session: LabSession, reason: str = "stop
 
 
 def session_extend(*, actor: User, session: LabSession, minutes: int | None = None) -> LabSession:
+    """Add ``minutes`` to a running session's wall time, budget permitting.
+
+    No Slurm call is made while a row lock is held (a slow ``scontrol`` would hold every other
+    open and extend of the run waiting): a first short transaction locks the run (budgets are
+    decided under it) and the session, checks, and records the extension as the intent (wall
+    time and end moved: the budget counts it at once, so concurrent clicks and opens see it);
+    then Slurm is asked; a second short transaction takes the intent back if Slurm refused.
+    Concurrent clicks are serialised by the session's lock: each is checked against the wall
+    time the previous ones left, and each asks Slurm for its own minutes (``TimeLimit=+N``)."""
     if not _can_act(actor, session):
         raise PermissionDenied
     minutes = minutes or settings.SESSION_EXTEND_MINUTES
-    if session.state != SessionState.RUNNING or not session.slurm_job_id:
-        raise SessionRefused(_("Only a running session can be extended."))
-    profile = session.lab.resource_profile
-    limit = profile.max_walltime_minutes * 2 if profile else session.walltime_minutes
-    if session.walltime_minutes + minutes > limit:
-        raise SessionRefused(_("This session cannot be extended any further."))
     with transaction.atomic():
         CourseRun.objects.select_for_update().get(pk=session.run_id)
+        locked = (
+            LabSession.objects.select_for_update(of=("self",))
+            .select_related("lab__resource_profile", "user", "run", "cohort")
+            .get(pk=session.pk)
+        )
+        if locked.state != SessionState.RUNNING or not locked.slurm_job_id:
+            raise SessionRefused(_("Only a running session can be extended."))
+        profile = locked.lab.resource_profile
+        limit = profile.max_walltime_minutes * 2 if profile else locked.walltime_minutes
+        if locked.walltime_minutes + minutes > limit:
+            raise SessionRefused(_("This session cannot be extended any further."))
         _check_budget(
-            user=session.user,
-            run=session.run,
-            cohort=session.cohort,
-            gpu_seconds=session.gpus * minutes * 60,
+            user=locked.user,
+            run=locked.run,
+            cohort=locked.cohort,
+            gpu_seconds=locked.gpus * minutes * 60,
         )
-        try:
-            extend_job(clients.slurm(), session.slurm_job_id, minutes)
-        except SlurmError as exc:
-            logger.error("could not extend job %s: %s", session.slurm_job_id, exc)
-            raise SessionRefused(UNAVAILABLE) from None
-        LabSession.objects.filter(pk=session.pk).update(
-            walltime_minutes=session.walltime_minutes + minutes,
-            ends_at=(session.ends_at or timezone.now()) + timedelta(minutes=minutes),
+        job_id = locked.slurm_job_id
+        LabSession.objects.filter(pk=locked.pk).update(
+            walltime_minutes=F("walltime_minutes") + minutes,
+            ends_at=(locked.ends_at or timezone.now()) + timedelta(minutes=minutes),
         )
-        audit(actor, "session.extend", session, minutes=minutes)
+    try:
+        extend_job(clients.slurm(), job_id, minutes)
+    except BaseException as exc:
+        # Whatever stopped the call, the intent is taken back: this click's minutes only
+        # (others may have been added meanwhile).
+        with transaction.atomic():
+            LabSession.objects.filter(pk=session.pk).update(
+                walltime_minutes=F("walltime_minutes") - minutes,
+                ends_at=F("ends_at") - timedelta(minutes=minutes),
+            )
+        if not isinstance(exc, SlurmError):
+            raise
+        logger.error("could not extend job %s: %s", job_id, exc)
+        raise SessionRefused(UNAVAILABLE) from None
+    audit(actor, "session.extend", session, minutes=minutes)
     session.refresh_from_db()
     return session
 

@@ -8,22 +8,17 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Case, CharField, F, Sum, Value, When
-from django.db.models.functions import TruncDate
 from django.http import Http404, HttpResponse
-from django.shortcuts import get_object_or_404, render
+from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
-from academy.models import Membership
-from academy.selectors import admin_institution_ids, is_operator
 from academy.typing import AuthedRequest
-from courses.models import CourseRun
-from notebooks.selectors import can_grade_run, lab_for
+from notebooks.selectors import lab_for
 
-from . import services
-from .models import LIVE_STATES, CohortGpuBudget, GpuUsage, LabSession, SessionState
+from . import selectors, services
+from .models import LabSession, SessionState
 
 
 def _card(request: AuthedRequest, lab, session: LabSession | None, error: str = "") -> HttpResponse:  # type: ignore[no-untyped-def]
@@ -51,20 +46,11 @@ def _card(request: AuthedRequest, lab, session: LabSession | None, error: str = 
     )
 
 
-def _latest(user, lab) -> LabSession | None:  # type: ignore[no-untyped-def]
-    return (
-        LabSession.objects.filter(user=user, lab=lab)
-        .select_related("user", "lab", "run")
-        .order_by("-requested_at")
-        .first()
-    )
-
-
 @login_required
 @require_GET
 def session_card(request: AuthedRequest, lab_id: int) -> HttpResponse:
     lab = lab_for(request.user, lab_id)
-    session = _latest(request.user, lab)
+    session = selectors.latest_session(request.user, lab)
     if session is not None and session.is_live:
         stale = session.refreshed_at is None or (
             timezone.now() - session.refreshed_at
@@ -82,15 +68,15 @@ def session_open(request: AuthedRequest, lab_id: int) -> HttpResponse:
     try:
         session = services.session_open(actor=request.user, lab=lab)
     except services.SessionRefused as exc:
-        return _card(request, lab, _latest(request.user, lab), error=str(exc))
+        return _card(request, lab, selectors.latest_session(request.user, lab), error=str(exc))
     return _card(request, lab, session)
 
 
 def _own_session(request: AuthedRequest, pk: int) -> LabSession:
-    session = get_object_or_404(LabSession.objects.select_related("user", "lab", "run"), pk=pk)
-    if session.user_id != request.user.pk and not can_grade_run(request.user, session.run_id):
-        raise Http404
-    return session
+    try:
+        return selectors.session_for(request.user, pk)
+    except LabSession.DoesNotExist:
+        raise Http404 from None
 
 
 @login_required
@@ -140,80 +126,25 @@ def session_submit(request: AuthedRequest, pk: int) -> HttpResponse:
 def gpu_usage(request: AuthedRequest, run_id: int) -> HttpResponse:
     """Burn-down of the run's GPU budget, overall and per cohort: staff of the run, operators,
     and institution admins (who see only their own people and their institutions' cohorts)."""
-    run = get_object_or_404(CourseRun.objects.select_related("course"), pk=run_id)
-    admin_of = admin_institution_ids(request.user)
-    if not (can_grade_run(request.user, run.pk) or is_operator(request.user) or admin_of):
+    burn = selectors.gpu_burn_down(request.user, run_id)
+    if burn is None:
         raise Http404
-    usage = GpuUsage.objects.filter(run=run)
-    sessions = LabSession.objects.filter(run=run)
-    budgets = CohortGpuBudget.objects.filter(run=run).select_related("cohort__institution")
-    if not (can_grade_run(request.user, run.pk) or is_operator(request.user)):
-        # An institution admin sees their own people only: those with a membership there
-        # (memberships exist only once the person accepted).  A cohort stamped on a usage row
-        # decides nothing; other institutions' cohorts are not named.
-        own = Membership.objects.filter(institution_id__in=admin_of).values("user_id")
-        usage = usage.filter(user_id__in=own).annotate(
-            cohort_label=Case(
-                When(cohort__institution_id__in=admin_of, then=F("cohort__name")),
-                default=Value(None),
-                output_field=CharField(),
-            )
-        )
-        sessions = sessions.filter(user_id__in=own)
-        budgets = budgets.filter(cohort__institution_id__in=admin_of)
-        if not budgets.exists() and not usage.exists():
-            raise Http404
-    else:
-        usage = usage.annotate(cohort_label=F("cohort__name"))
-    daily = (
-        usage.exclude(started_at=None)
-        .annotate(day=TruncDate("started_at"))
-        .values("day", "cohort_label")
-        .annotate(s=Sum("gpu_seconds"))
-        .order_by("day")
-    )
-    series: dict[str, dict[str, float]] = {}
-    days: list[str] = []
-    for row in daily:
-        day = row["day"].isoformat()
-        if day not in days:
-            days.append(day)
-        key = row["cohort_label"] or _("No cohort")
-        series.setdefault(key, {})[day] = row["s"] / 3600
-    cumulative = {}
-    for name, per_day in series.items():
-        total, points = 0.0, []
-        for day in days:
-            total += per_day.get(day, 0.0)
-            points.append(round(total, 3))
-        cumulative[name] = points
-    by_cohort = {b.cohort.name: float(b.gpu_hours) for b in budgets}
-    totals = usage.values("cohort_label").annotate(s=Sum("gpu_seconds")).order_by("cohort_label")
-    rows = [
-        {
-            "cohort": t["cohort_label"] or _("No cohort"),
-            "used": t["s"] / 3600,
-            "budget": by_cohort.get(t["cohort_label"]),
-        }
-        for t in totals
-    ]
-    live = sessions.filter(state__in=LIVE_STATES).count()
     chart = {
-        "days": days,
-        "series": cumulative,
-        "budget": float(run.gpu_budget_hours or 0),
-        "cohort_budgets": by_cohort,
+        "days": burn.days,
+        "series": burn.series,
+        "budget": float(burn.run.gpu_budget_hours or 0),
+        "cohort_budgets": burn.cohort_budgets,
         "labels": {"budget": _("Budget"), "gpu_hours": _("GPU-hours")},
     }
     return render(
         request,
         "sessions/gpu_usage.html",
         {
-            "run": run,
-            "rows": rows,
+            "run": burn.run,
+            "rows": burn.rows,
             "chart": chart,
-            "live": live,
-            "total": sum(r["used"] for r in rows),
-            "saved": (sessions.aggregate(s=Sum("gpu_seconds_saved"))["s"] or 0) / 3600,
+            "live": burn.live,
+            "total": burn.total,
+            "saved": burn.saved_hours,
         },
     )
