@@ -3,8 +3,6 @@ go through services, so the API and the pages enforce the same rules."""
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -16,14 +14,6 @@ from rest_framework.response import Response
 from . import selectors, services
 from .models import Cohort, Institution, Membership, Role, User
 from .typing import authed_user
-
-
-def django_errors(exc: DjangoValidationError) -> ValidationError:
-    if hasattr(exc, "error_dict"):
-        return ValidationError(
-            {k: [m for e in v for m in e.messages] for k, v in exc.error_dict.items()}
-        )
-    return ValidationError({"non_field_errors": exc.messages})
 
 
 class UserSerializer(serializers.ModelSerializer):
@@ -81,12 +71,9 @@ class InstitutionViewSet(viewsets.ModelViewSet):
         return selectors.institutions_for(authed_user(self.request)).order_by("name")
 
     def perform_create(self, serializer):  # type: ignore[no-untyped-def]
-        try:
-            serializer.instance = services.institution_create(
-                actor=authed_user(self.request), **serializer.validated_data
-            )
-        except DjangoPermissionDenied:
-            raise PermissionDenied from None
+        serializer.instance = services.institution_create(
+            actor=authed_user(self.request), **serializer.validated_data
+        )
 
 
 class CohortSerializer(serializers.ModelSerializer):
@@ -145,28 +132,16 @@ class CohortViewSet(viewsets.ModelViewSet):
         )
 
     def perform_create(self, serializer):  # type: ignore[no-untyped-def]
-        try:
-            serializer.instance = services.cohort_create(
-                actor=authed_user(self.request), **serializer.validated_data
-            )
-        except DjangoPermissionDenied:
-            raise PermissionDenied from None
-        except DjangoValidationError as exc:
-            raise django_errors(exc) from None
+        serializer.instance = services.cohort_create(
+            actor=authed_user(self.request), **serializer.validated_data
+        )
         serializer.instance.member_count = 0
 
     def perform_update(self, serializer):  # type: ignore[no-untyped-def]
         data = dict(serializer.validated_data)
         if "institution" in data and data.pop("institution") != serializer.instance.institution:
             raise ValidationError({"institution": "A cohort cannot move between institutions."})
-        try:
-            services.cohort_update(
-                actor=authed_user(self.request), cohort=serializer.instance, **data
-            )
-        except DjangoPermissionDenied:
-            raise PermissionDenied from None
-        except DjangoValidationError as exc:
-            raise django_errors(exc) from None
+        services.cohort_update(actor=authed_user(self.request), cohort=serializer.instance, **data)
 
 
 class MembershipSerializer(serializers.ModelSerializer):
@@ -249,26 +224,14 @@ class MembershipViewSet(
             .filter(institution=institution, user__email__iexact=email)
             .first()
         )
-        try:
-            if membership is not None:
-                membership = services.membership_role_set(
-                    actor=actor, membership=membership, role=role
-                )
-                return Response(MembershipSerializer(membership).data, status=status.HTTP_200_OK)
-            services.membership_invite(actor=actor, institution=institution, email=email, role=role)
-        except DjangoPermissionDenied:
-            raise PermissionDenied from None
-        except DjangoValidationError as exc:
-            raise django_errors(exc) from None
+        if membership is not None:
+            membership = services.membership_role_set(actor=actor, membership=membership, role=role)
+            return Response(MembershipSerializer(membership).data, status=status.HTTP_200_OK)
+        services.membership_invite(actor=actor, institution=institution, email=email, role=role)
         return Response(
             InvitedSerializer({"invited": email, "detail": str(INVITED_DETAIL)}).data,
             status=status.HTTP_202_ACCEPTED,
         )
 
     def perform_destroy(self, instance):  # type: ignore[no-untyped-def]
-        try:
-            services.membership_remove(actor=authed_user(self.request), membership=instance)
-        except DjangoPermissionDenied:
-            raise PermissionDenied from None
-        except DjangoValidationError as exc:
-            raise django_errors(exc) from None
+        services.membership_remove(actor=authed_user(self.request), membership=instance)

@@ -292,6 +292,7 @@ REST_FRAMEWORK = {
         "rest_framework.filters.OrderingFilter",
     ],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "EXCEPTION_HANDLER": "academy.api_errors.exception_handler",  # services' errors, one shape
     "DEFAULT_PARSER_CLASSES": [
         "academy.limits.JSONParser",  # too deeply nested JSON is a 400, not a 500
         "rest_framework.parsers.FormParser",

@@ -3,8 +3,8 @@ through the services: the API and the pages enforce the same rules."""
 
 from __future__ import annotations
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import ValidationError as DjangoValidationError
+from typing import cast
+
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern
@@ -20,7 +20,6 @@ from rest_framework.response import Response
 from rest_framework.routers import BaseRouter
 
 from academy import selectors as people
-from academy.api import django_errors
 from academy.models import Institution, User
 from academy.typing import authed_user
 
@@ -43,16 +42,6 @@ from .models import (
 )
 
 extra_urls: list[URLPattern] = []
-
-
-def _call(fn, **kwargs):  # type: ignore[no-untyped-def]
-    """Run a service, turning its Django exceptions into API errors (400/403), never 500."""
-    try:
-        return fn(**kwargs)
-    except DjangoPermissionDenied:
-        raise PermissionDenied from None
-    except DjangoValidationError as exc:
-        raise django_errors(exc) from None
 
 
 # --------------------------------------------------------------------------- courses
@@ -267,8 +256,7 @@ class CourseRunViewSet(viewsets.ReadOnlyModelViewSet):
         """Ask to enrol: active, waitlisted (full) or pending (approval policy)."""
         data = EnrolInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        enrolment = _call(
-            services.enrolment_request,
+        enrolment = services.enrolment_request(
             run=self.get_object(),
             user=authed_user(request),
             invite_code=data.validated_data.get("invite_code", ""),
@@ -282,9 +270,7 @@ class CourseRunViewSet(viewsets.ReadOnlyModelViewSet):
         enrolment = Enrolment.objects.filter(run=run, user=authed_user(request)).first()
         if enrolment is None:
             raise NotFound
-        enrolment = _call(
-            services.enrolment_withdraw, enrolment=enrolment, actor=authed_user(request)
-        )
+        enrolment = services.enrolment_withdraw(enrolment=enrolment, actor=authed_user(request))
         return Response(EnrolmentSerializer(enrolment).data)
 
     @extend_schema(parameters=ROSTER_PARAMETERS, responses=EnrolmentSerializer(many=True))
@@ -333,8 +319,7 @@ class CourseRunViewSet(viewsets.ReadOnlyModelViewSet):
         row = get_object_or_404(run.staff, pk=staff_id)
         data = StaffPermissionSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        row = _call(
-            services.staff_permission_set,
+        row = services.staff_permission_set(
             actor=authed_user(request),
             staff=row,
             can_edit=data.validated_data["can_edit"],
@@ -348,8 +333,7 @@ class CourseRunViewSet(viewsets.ReadOnlyModelViewSet):
         run = self._managed(request)
         data = CapacitySerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        run = _call(
-            services.run_capacity_set,
+        run = services.run_capacity_set(
             run=run,
             actor=authed_user(request),
             capacity=data.validated_data["capacity"],
@@ -365,12 +349,15 @@ class CourseRunViewSet(viewsets.ReadOnlyModelViewSet):
         run = self._managed(request)
         data = GradingPolicySerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        run = _call(
-            services.grading_policy_set,
+        run = services.grading_policy_set(
             run=run,
             actor=authed_user(request),
             pass_mark=data.validated_data["pass_mark"],
-            categories=[dict(c) for c in data.validated_data["categories"]],
+            # the serializer checked each entry's keys and types
+            categories=cast(
+                "list[services.CategoryChange]",
+                [dict(c) for c in data.validated_data["categories"]],
+            ),
         )
         run = self.get_queryset().get(pk=run.pk)
         return Response(CourseRunSerializer(run).data)
@@ -388,8 +375,7 @@ class CourseRunViewSet(viewsets.ReadOnlyModelViewSet):
             return Response(InviteCodeSerializer(codes, many=True).data)
         data = InviteCodeSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        invite = _call(
-            services.invite_code_create,
+        invite = services.invite_code_create(
             run=run,
             actor=authed_user(request),
             code=data.validated_data.get("code", ""),
@@ -408,7 +394,7 @@ class CourseRunViewSet(viewsets.ReadOnlyModelViewSet):
         """Switch a code off; enrolments made with it stay."""
         run = self._managed(request)
         invite = get_object_or_404(run.invite_codes, pk=code_id)
-        invite = _call(services.invite_code_deactivate, invite=invite, actor=authed_user(request))
+        invite = services.invite_code_deactivate(invite=invite, actor=authed_user(request))
         return Response(InviteCodeSerializer(invite).data)
 
 
@@ -428,9 +414,7 @@ class EnrolmentViewSet(viewsets.ReadOnlyModelViewSet):
         )
 
     def _act(self, fn, **kwargs) -> Response:  # type: ignore[no-untyped-def]
-        enrolment = _call(
-            fn, enrolment=self.get_object(), actor=authed_user(self.request), **kwargs
-        )
+        enrolment = fn(enrolment=self.get_object(), actor=authed_user(self.request), **kwargs)
         return Response(EnrolmentSerializer(enrolment).data)
 
     @extend_schema(request=None, responses=EnrolmentSerializer)
@@ -541,8 +525,7 @@ class ModuleViewSet(viewsets.ModelViewSet):
         run = serializer.validated_data["run"]
         if not selectors.can_view_content(authed_user(self.request), run):
             raise NotFound
-        serializer.instance = _call(
-            authoring.module_create,
+        serializer.instance = authoring.module_create(
             actor=authed_user(self.request),
             run=run,
             title=serializer.validated_data.get("title", ""),
@@ -551,15 +534,14 @@ class ModuleViewSet(viewsets.ModelViewSet):
     def perform_update(self, serializer: serializers.BaseSerializer) -> None:
         module = serializer.instance
         assert isinstance(module, Module)  # an update's serializer holds the object
-        serializer.instance = _call(
-            authoring.module_update,
+        serializer.instance = authoring.module_update(
             actor=authed_user(self.request),
             module=module,
             title=serializer.validated_data.get("title", module.title),
         )
 
     def perform_destroy(self, instance: Module) -> None:
-        _call(authoring.module_delete, actor=authed_user(self.request), module=instance)
+        authoring.module_delete(actor=authed_user(self.request), module=instance)
 
     @extend_schema(request=MoveSerializer, responses=ModuleSerializer)
     @action(detail=True, methods=["post"])
@@ -568,8 +550,7 @@ class ModuleViewSet(viewsets.ModelViewSet):
         data = MoveSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         module = self.get_object()
-        _call(
-            authoring.module_move,
+        authoring.module_move(
             actor=authed_user(request),
             module=module,
             direction=-1 if data.validated_data["direction"] == "up" else 1,
@@ -623,8 +604,7 @@ class LessonViewSet(
         module = serializer.validated_data["module"]
         if not selectors.can_view_content(authed_user(self.request), module.run):
             raise NotFound
-        serializer.instance = _call(
-            authoring.lesson_create,
+        serializer.instance = authoring.lesson_create(
             actor=authed_user(self.request),
             module=module,
             title=serializer.validated_data.get("title", ""),
@@ -635,8 +615,7 @@ class LessonViewSet(
         lesson = serializer.instance
         assert isinstance(lesson, Lesson)  # an update's serializer holds the object
         data = serializer.validated_data
-        serializer.instance = _call(
-            authoring.lesson_update,
+        serializer.instance = authoring.lesson_update(
             actor=authed_user(self.request),
             lesson=lesson,
             title=data.get("title", lesson.title),
@@ -645,7 +624,7 @@ class LessonViewSet(
         )
 
     def perform_destroy(self, instance: Lesson) -> None:
-        _call(authoring.lesson_delete, actor=authed_user(self.request), lesson=instance)
+        authoring.lesson_delete(actor=authed_user(self.request), lesson=instance)
 
     @extend_schema(request=MoveSerializer, responses=LessonSerializer)
     @action(detail=True, methods=["post"])
@@ -654,8 +633,7 @@ class LessonViewSet(
         data = MoveSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         lesson = self.get_object()
-        _call(
-            authoring.lesson_move,
+        authoring.lesson_move(
             actor=authed_user(request),
             lesson=lesson,
             direction=-1 if data.validated_data["direction"] == "up" else 1,
@@ -670,8 +648,7 @@ class LessonViewSet(
     @action(detail=True, methods=["post", "delete"])
     def complete(self, request: Request, pk: str) -> Response:
         """POST marks the lesson done for you, DELETE unmarks it."""
-        done = _call(
-            services.lesson_complete,
+        done = services.lesson_complete(
             lesson=self.get_object(),
             user=authed_user(request),
             done=request.method == "POST",
@@ -761,8 +738,7 @@ class BulkEnrolmentViewSet(viewsets.GenericViewSet):
         data = BulkUploadInputSerializer(data=request.data, context={"request": request})
         data.is_valid(raise_exception=True)
         file = data.validated_data["file"]
-        upload = _call(
-            bulk.bulk_upload_store,
+        upload = bulk.bulk_upload_store(
             actor=authed_user(request),
             institution=data.validated_data["institution"],
             run=data.validated_data["run"],
@@ -770,16 +746,14 @@ class BulkEnrolmentViewSet(viewsets.GenericViewSet):
             size=file.size,
             filename=file.name or "",
         )
-        lines = _call(bulk.bulk_preview, upload=upload, actor=authed_user(request))
+        lines = bulk.bulk_preview(upload=upload, actor=authed_user(request))
         return Response(_preview_data(upload, lines), status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=BulkPreviewSerializer)
     def retrieve(self, request: Request, pk: str) -> Response:
         upload = get_object_or_404(self.get_queryset(), pk=pk)
         return Response(
-            _preview_data(
-                upload, _call(bulk.bulk_preview, upload=upload, actor=authed_user(request))
-            )
+            _preview_data(upload, bulk.bulk_preview(upload=upload, actor=authed_user(request)))
         )
 
     @extend_schema(
@@ -791,9 +765,7 @@ class BulkEnrolmentViewSet(viewsets.GenericViewSet):
     @action(detail=True, methods=["post"])
     def apply(self, request: Request, pk: str) -> Response:
         upload = get_object_or_404(self.get_queryset(), pk=pk)
-        return Response(
-            {"counts": _call(bulk.bulk_apply, upload=upload, actor=authed_user(request))}
-        )
+        return Response({"counts": bulk.bulk_apply(upload=upload, actor=authed_user(request))})
 
 
 def register(router: BaseRouter) -> None:

@@ -10,19 +10,18 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import ValidationError as DjangoValidationError
 from django.http import Http404
 from django.urls import URLPattern, path
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action, api_view
-from rest_framework.exceptions import PermissionDenied, Throttled, ValidationError
+from rest_framework.exceptions import ValidationError
 from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import BaseRouter
 
+from academy.api_errors import translates
 from academy.limits import JSONParser  # too deeply nested JSON is a 400
 from academy.models import User
 from academy.typing import authed_user
@@ -33,15 +32,9 @@ from .forms import notebook_too_big
 from .models import Lab, LabVersion, ResourceProfile, Submission
 
 
-def _django_errors(exc: DjangoValidationError) -> ValidationError:
-    if hasattr(exc, "error_dict"):
-        return ValidationError(
-            {k: [m for e in v for m in e.messages] for k, v in exc.error_dict.items()}
-        )
-    return ValidationError({"non_field_errors": exc.messages})
-
-
+@translates(services.NotebookRejected)
 def _rejected(exc: services.NotebookRejected) -> ValidationError:
+    """The upload's field errors, and each cell's error for clients that point at the cell."""
     detail: dict[str, Any] = {
         "file": [str(e) for e in exc.cell_errors],
         "cells": [
@@ -142,12 +135,7 @@ class LabViewSet(viewsets.ModelViewSet):
         ser.is_valid(raise_exception=True)
         data = dict(ser.validated_data)
         run = data.pop("run")
-        try:
-            lab = services.lab_create(actor=authed_user(request), run=run, **data)
-        except DjangoPermissionDenied:
-            raise PermissionDenied from None
-        except DjangoValidationError as exc:
-            raise _django_errors(exc) from None
+        lab = services.lab_create(actor=authed_user(request), run=run, **data)
         return Response(LabSerializer(lab).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=LabWriteSerializer, responses=LabSerializer)
@@ -157,12 +145,7 @@ class LabViewSet(viewsets.ModelViewSet):
         ser.is_valid(raise_exception=True)
         data = dict(ser.validated_data)
         data.pop("run", None)
-        try:
-            lab = services.lab_update(actor=authed_user(request), lab=lab, **data)
-        except DjangoPermissionDenied:
-            raise PermissionDenied from None
-        except DjangoValidationError as exc:
-            raise _django_errors(exc) from None
+        lab = services.lab_update(actor=authed_user(request), lab=lab, **data)
         return Response(LabSerializer(lab).data)
 
     @extend_schema(
@@ -178,12 +161,9 @@ class LabViewSet(viewsets.ModelViewSet):
             return Response(LabVersionSerializer(lab.versions.all(), many=True).data)
         ser = FileUploadSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
-        try:
-            version = services.lab_version_upload(
-                actor=authed_user(request), lab=lab, content=ser.validated_data["file"].read()
-            )
-        except services.NotebookRejected as exc:
-            raise _rejected(exc) from None
+        version = services.lab_version_upload(
+            actor=authed_user(request), lab=lab, content=ser.validated_data["file"].read()
+        )
         return Response(LabVersionSerializer(version).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(
@@ -206,10 +186,7 @@ class LabViewSet(viewsets.ModelViewSet):
         version = lab.versions.filter(number=number).first() if number else None
         if number and version is None:
             raise ValidationError({"version": ["No such version."]})
-        try:
-            lab = services.lab_release(actor=authed_user(request), lab=lab, version=version)
-        except DjangoValidationError as exc:
-            raise _django_errors(exc) from None
+        lab = services.lab_release(actor=authed_user(request), lab=lab, version=version)
         return Response(LabSerializer(lab).data)
 
     @extend_schema(request=None, responses={202: None})
@@ -299,18 +276,10 @@ class SubmissionViewSet(
         lab = selectors.labs_for(authed_user(request)).filter(pk=ser.validated_data["lab"]).first()
         if lab is None:
             raise ValidationError({"lab": ["No such lab."]})
-        try:
-            sub = services.submission_create(
-                actor=authed_user(request), lab=lab, content=ser.validated_data["file"].read()
-            )
-        except services.NotebookRejected as exc:
-            raise _rejected(exc) from None
-        except services.SubmissionRateLimited as exc:
-            raise Throttled(wait=exc.retry_after, detail=" ".join(exc.messages)) from None
-        except DjangoPermissionDenied:
-            raise PermissionDenied from None
-        except DjangoValidationError as exc:
-            raise _django_errors(exc) from None
+        # A student over the submission rate gets a 429 with Retry-After (academy.api_errors).
+        sub = services.submission_create(
+            actor=authed_user(request), lab=lab, content=ser.validated_data["file"].read()
+        )
         return Response(SubmissionSerializer(sub).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(responses=FeedbackSerializer)
@@ -339,12 +308,7 @@ class SubmissionViewSet(
             raise Http404
         ser = ManualGradeInputSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
-        try:
-            services.manual_grade_save(
-                actor=authed_user(request), submission=sub, **ser.validated_data
-            )
-        except DjangoValidationError as exc:
-            raise _django_errors(exc) from None
+        services.manual_grade_save(actor=authed_user(request), submission=sub, **ser.validated_data)
         sub.refresh_from_db()
         return Response(SubmissionSerializer(sub).data)
 
