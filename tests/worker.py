@@ -8,9 +8,15 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import pytest
+from django.conf import settings
 from django.db import connection
+
+from academy.celery import app
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -55,6 +61,7 @@ class Worker:
         return env
 
     def start(self) -> Worker:
+        require_broker()
         self.log.parent.mkdir(exist_ok=True)
         self.proc = subprocess.Popen(
             [
@@ -102,6 +109,58 @@ class Worker:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
+
+
+def require_broker() -> None:
+    """A real worker needs the real broker, which the suite's services provide: without it the
+    test fails and says so (it never skips)."""
+    if not settings.CELERY_BROKER_URL.startswith("redis://"):
+        pytest.fail(
+            "a real Celery worker needs CELERY_BROKER_URL=redis://...: run the suite with "
+            "make test, or source var/test-services.env (written by ops/test-services.sh)"
+        )
+
+
+@contextmanager
+def routed_worker(
+    extra_env: dict[str, str] | None = None, *, started: bool = True
+) -> Iterator[Worker]:
+    """A real worker whose queue this process sends to (academy.jobs.enqueue uses the default
+    queue) while the block runs.  ``started=False``: the worker is started by the block, so
+    messages sent before then wait in the broker."""
+    worker = Worker(extra_env=extra_env)
+    require_broker()
+    app.conf.task_default_queue = worker.queue
+    try:
+        if started:
+            worker.start()
+        yield worker
+    finally:
+        worker.stop()
+        app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
+
+
+@contextmanager
+def broker_unreachable() -> Iterator[None]:
+    """A real broker outage for this process: the app sends to a port nothing listens on
+    (connection refused), as when Redis is down.  Tasks are sent for real, not run inline."""
+    saved = (
+        app.conf.broker_url,
+        app.conf.broker_write_url,
+        app.conf.task_always_eager,
+        app._pool,
+        app.amqp._producer_pool,
+    )
+    app.conf.broker_url = app.conf.broker_write_url = "redis://127.0.0.1:1/0"
+    app.conf.task_always_eager = False
+    app._pool = app.amqp._producer_pool = None  # the pools keep the connection they were made with
+    try:
+        yield
+    finally:
+        if app._pool is not None:
+            app._pool.force_close_all()
+        app.conf.broker_url, app.conf.broker_write_url, app.conf.task_always_eager = saved[:3]
+        app._pool, app.amqp._producer_pool = saved[3:]
 
 
 def wait_for(predicate, timeout: float = 60, interval: float = 0.3, what: str = "condition"):  # type: ignore[no-untyped-def]

@@ -3,26 +3,23 @@ errors), a valid one, releases it; the student downloads, submits and watches qu
 without reloading; the instructor grades the manual cell from the keyboard; the student sees
 feedback without hidden tests; the gradebook shows the total after the late penalty.
 
-Grading runs the real grader, but in a thread of the test process started a second after the
-submission commits (instead of a Celery worker): the page must pick the change up by polling.
-The worker path itself is covered by test_worker_integration.py.
+Grading takes the real path: the submission is enqueued after commit to the Redis broker, and a
+real Celery worker (tests/worker.py) started once the page shows "queued" grades it; the page must
+pick the change up by polling.
 """
 
 from __future__ import annotations
 
-import threading
-import time
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
-from notebooks import services
 from notebooks.models import LabVersion
 from tests.factories import PASSWORD
+from tests.worker import routed_worker
 
 from .factories import LabFactory, small_lab, with_answer
 
@@ -36,23 +33,17 @@ def login(page: Page, base: str, username: str) -> None:
     page.wait_for_url(f"{base}/")
 
 
-def grade_later(submission_id: int, number: int) -> None:
-    def run() -> None:
-        time.sleep(2)
-        try:
-            services.grading_run_execute(
-                submission_id=submission_id, number=number, worker="thread"
-            )
-        finally:
-            connection.close()
-
-    threading.Thread(target=run, daemon=True).start()
+@pytest.fixture
+def worker(tmp_path):  # type: ignore[no-untyped-def]
+    """A real worker on this test's queue, not started yet; its private file root is this
+    test's (tests/notebooks/conftest.py)."""
+    with routed_worker({"ACADEMY_VAR_DIR": str(tmp_path)}, started=False) as worker:
+        yield worker
 
 
 @pytest.mark.browser
 @pytest.mark.django_db(transaction=True)
-def test_the_lab_journey(page: Page, live_server, course, artifacts, monkeypatch, tmp_path):  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(services, "enqueue", lambda _name, *a, **k: grade_later(*a))
+def test_the_lab_journey(page: Page, live_server, course, artifacts, tmp_path, worker):  # type: ignore[no-untyped-def]
     base = live_server.url
     people = course.people
     lab = LabFactory(
@@ -100,6 +91,7 @@ def test_the_lab_journey(page: Page, live_server, course, artifacts, monkeypatch
     expect(status).to_have_attribute("data-status", "queued")
     page.screenshot(path=str(artifacts / "labs-3-queued.png"), full_page=True)
     page.evaluate("window.__same_page = true")
+    worker.start()  # the task has waited in the broker; the worker takes it now
     expect(status).to_have_attribute("data-status", "needs_manual", timeout=60_000)
     assert page.evaluate("window.__same_page") is True  # no reload happened
     page.screenshot(path=str(artifacts / "labs-4-needs-manual.png"), full_page=True)

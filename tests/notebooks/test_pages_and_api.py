@@ -22,9 +22,8 @@ def upload(content: bytes, name: str = "nb.ipynb") -> SimpleUploadedFile:
 
 
 @pytest.fixture
-def graded(lab, course, monkeypatch):  # type: ignore[no-untyped-def]
+def graded(lab, course):  # type: ignore[no-untyped-def]
     """A submission of people.student, graded synchronously."""
-    monkeypatch.setattr(services, "enqueue", lambda *a, **k: None)
     sub = services.submission_create(
         actor=course.people.student, lab=lab, content=fixture("submitted-changed.ipynb")
     )
@@ -81,8 +80,7 @@ def test_the_upload_page_shows_per_cell_errors(client, course):
     assert b"YOUR CODE HERE" in preview.content
 
 
-def test_the_student_page_downloads_submits_and_polls(client, lab, course, monkeypatch):
-    monkeypatch.setattr(services, "enqueue", lambda *a, **k: None)
+def test_the_student_page_downloads_submits_and_polls(client, lab, course):
     client.force_login(course.people.student)
     download = client.get(f"/labs/{lab.pk}/download/")
     assert download.status_code == 200 and b"BEGIN SOLUTION" not in b"".join(

@@ -81,8 +81,7 @@ def test_release_needs_a_version(course):
 # --------------------------------------------------------------- submissions
 
 
-def test_a_submission_gets_server_time_attempts_and_lateness(lab, course, monkeypatch):
-    monkeypatch.setattr(services, "enqueue", lambda *a, **k: None)
+def test_a_submission_gets_server_time_attempts_and_lateness(lab, course):
     student = course.people.student
     lab.due_at = timezone.now() - timedelta(hours=2)
     lab.save()
@@ -99,8 +98,7 @@ def test_a_submission_gets_server_time_attempts_and_lateness(lab, course, monkey
     assert second.status == SubmissionStatus.QUEUED
 
 
-def test_attempt_limit_and_bad_uploads_store_nothing(lab, course, monkeypatch):
-    monkeypatch.setattr(services, "enqueue", lambda *a, **k: None)
+def test_attempt_limit_and_bad_uploads_store_nothing(lab, course):
     lab.attempt_limit = 1
     lab.save()
     student = course.people.student
@@ -215,8 +213,7 @@ def test_the_timeout_notebook_respects_the_per_cell_limit(
         )
 
 
-def test_grading_twice_records_one_run_and_stale_numbers_do_nothing(lab, course, monkeypatch):
-    monkeypatch.setattr(services, "enqueue", lambda *a, **k: None)
+def test_grading_twice_records_one_run_and_stale_numbers_do_nothing(lab, course):
     sub = services.submission_create(
         actor=course.people.student, lab=lab, content=fixture("submitted-unchanged.ipynb")
     )
@@ -227,9 +224,8 @@ def test_grading_twice_records_one_run_and_stale_numbers_do_nothing(lab, course,
     assert GradingRun.objects.filter(submission=sub).count() == 1
 
 
-def test_an_interrupted_run_is_taken_over_by_the_next_delivery(lab, course, monkeypatch):
+def test_an_interrupted_run_is_taken_over_by_the_next_delivery(lab, course):
     """A worker died mid-grading: the run row is RUNNING; the redelivered task finishes it."""
-    monkeypatch.setattr(services, "enqueue", lambda *a, **k: None)
     sub = services.submission_create(
         actor=course.people.student, lab=lab, content=fixture("submitted-unchanged.ipynb")
     )
@@ -244,7 +240,6 @@ def test_an_interrupted_run_is_taken_over_by_the_next_delivery(lab, course, monk
 def test_infrastructure_failures_raise_for_a_retry_and_exhaustion_fails_visibly(
     lab, course, monkeypatch
 ):  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(services, "enqueue", lambda *a, **k: None)
     sub = services.submission_create(
         actor=course.people.student, lab=lab, content=fixture("submitted-unchanged.ipynb")
     )

@@ -11,25 +11,27 @@ from __future__ import annotations
 
 import time
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.conf import settings
 
 from academy.celery import app
 from notebooks import services
-from notebooks.models import GradingRun, GradingRunStatus, Submission, SubmissionStatus
-from tests.worker import Worker, wait_for
+from notebooks.models import (
+    GradingOutcome,
+    GradingRun,
+    GradingRunStatus,
+    Submission,
+    SubmissionStatus,
+)
+from notebooks.tasks import MAX_RETRIES
+from tests.worker import Worker, routed_worker, wait_for
 
 from .factories import LabFactory, fixture, small_lab
 
-pytestmark = [
-    pytest.mark.integration,
-    pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(
-        not settings.CELERY_BROKER_URL.startswith("redis://"),
-        reason="needs CELERY_BROKER_URL=redis://...",
-    ),
-]
+# Without the Redis broker these tests fail (tests/worker.py says why); they never skip.
+pytestmark = [pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
 @pytest.fixture
@@ -52,15 +54,11 @@ def _final(pk: int):  # type: ignore[no-untyped-def]
     ],
 )
 def test_the_upload_path_grades_through_a_real_worker(lab, course, worker_env, name, score, status):  # type: ignore[no-untyped-def]
-    with Worker(extra_env=worker_env) as worker:
-        app.conf.task_default_queue = worker.queue
-        try:
-            sub = services.submission_create(
-                actor=course.people.student, lab=lab, content=fixture(name)
-            )
-            sub = wait_for(lambda: _final(sub.pk), timeout=120, what="graded")
-        finally:
-            app.conf.task_default_queue = settings.CELERY_TASK_DEFAULT_QUEUE
+    with routed_worker(worker_env) as worker:
+        sub = services.submission_create(
+            actor=course.people.student, lab=lab, content=fixture(name)
+        )
+        sub = wait_for(lambda: _final(sub.pk), timeout=120, what="graded")
     assert (sub.status, sub.score, sub.max_score) == (status, score, Decimal(7)), sub.reason
     assert sub.latest_run.worker.startswith(worker.queue)
 
@@ -103,3 +101,26 @@ def test_a_sigkilled_worker_loses_nothing_and_grades_once(course, worker_env):  
     runs = list(GradingRun.objects.filter(submission=sub))
     assert len(runs) == 1 and runs[0].status == GradingRunStatus.DONE
     assert runs[0].deliveries == 2  # the first delivery died with the worker
+
+
+def test_retries_run_out_and_the_submission_ends_failed_not_stuck(lab, course, worker_env):  # type: ignore[no-untyped-def]
+    """An infrastructure failure that does not go away (the stored submission is gone from the
+    private storage): the task retries MAX_RETRIES times with backoff, then the exhaustion
+    branch records the failure, so the student sees "failed" with the reason, not "queued"."""
+    with routed_worker(worker_env, started=False) as worker:
+        sub = services.submission_create(
+            actor=course.people.student, lab=lab, content=fixture("submitted-unchanged.ipynb")
+        )
+        # The task waits in the broker until the worker starts: no grading can begin first.
+        Path(sub.file.path).unlink()
+        started = time.monotonic()
+        worker.start()
+        # Backoff 2 s doubling with jitter, five retries: at most 2+4+8+16+32 = 62 s.
+        sub = wait_for(lambda: _final(sub.pk), timeout=150, what="the retries to run out")
+    print(f"\nfailed visibly {time.monotonic() - started:.1f} s after the worker started")
+    assert sub.status == SubmissionStatus.FAILED
+    assert sub.reason.startswith("grading infrastructure failed:"), sub.reason
+    run = GradingRun.objects.get(submission=sub)
+    assert (run.status, run.outcome) == (GradingRunStatus.FAILED, GradingOutcome.ERROR)
+    assert run.reason == sub.reason and run.finished_at is not None
+    assert run.deliveries == MAX_RETRIES + 1  # the first delivery and every retry
