@@ -3,6 +3,7 @@ go through services, so the API and the pages enforce the same rules."""
 
 from __future__ import annotations
 
+from django.db.models import Count
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
@@ -123,8 +124,6 @@ class CohortViewSet(viewsets.ModelViewSet):
     http_method_names = ["get", "post", "patch", "head", "options"]
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        from django.db.models import Count
-
         return (
             selectors.cohorts_for(authed_user(self.request))
             .annotate(member_count=Count("members", distinct=True))

@@ -41,6 +41,7 @@ from .forms import (
 from .markdown import render_markdown
 from .models import (
     Attachment,
+    BulkUpload,
     CourseRun,
     Enrolment,
     EnrolmentState,
@@ -531,8 +532,6 @@ def bulk_enrol_preview(request: AuthedRequest, slug: str, pk: int) -> HttpRespon
 
 
 def institution_uploads(institution: Institution):  # type: ignore[no-untyped-def]
-    from .models import BulkUpload
-
     return BulkUpload.objects.filter(institution=institution)
 
 

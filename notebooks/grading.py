@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from django.utils.translation import gettext as _
 
 from notebooks.grader import format as fmt
@@ -139,8 +140,6 @@ _OUTCOMES = {
 def sandbox_limits(timeout: float | None = None) -> Any:
     """The grader's limits, with Academy's own storage hidden from student code as well (the
     project folder, /root and /home are hidden by the grader already)."""
-    from django.conf import settings
-
     from notebooks.grader.sandbox import Limits
 
     hidden = (

@@ -24,6 +24,7 @@ from django.db.models import OuterRef, Q, QuerySet, Subquery
 
 from academy.models import User
 from academy.selectors import admin_institution_ids, is_operator
+from courses.grading import course_grade
 from courses.models import CourseRun, CourseStaff, Enrolment, EnrolmentState, StaffRole
 
 from . import gradebook as gb
@@ -257,8 +258,6 @@ def _course_grade(run: CourseRun, labs: list[Lab], cells: list[GradebookCell]) -
     labs' weights (notebooks.gradebook)."""
     categories = list(run.categories.all())  # prefetched
     if categories:
-        from courses.grading import course_grade
-
         scores: dict[str, list[Decimal]] = defaultdict(list)
         for lab, cell in zip(labs, cells, strict=True):
             if lab.category is not None:

@@ -34,7 +34,6 @@ LOCAL_IMPORTS_ALLOWED = {
     # Django connects receivers in AppConfig.ready, once the models are loaded.
     ("courses/apps.py", "courses.receivers"),
     # The grader (nbclient, kernels, seccomp) is loaded by the grading worker only.
-    ("notebooks/grading.py", "django.conf"),
     ("notebooks/grading.py", "notebooks.grader.sandbox"),
     ("notebooks/grading.py", "notebooks.grader.grade"),
     ("notebooks/services.py", "notebooks.grader.pool"),
@@ -42,11 +41,6 @@ LOCAL_IMPORTS_ALLOWED = {
     ("academy/management/commands/runplatform.py", "notebooks.clients.hub"),
     ("academy/management/commands/runplatform.py", "notebooks.sessions"),
     ("academy/management/commands/runplatform.py", "psutil"),
-    # Interface and selector modules reshaped by issue 10's other items at the same time
-    # (views by sub-domain, the API error handler, one course-grade policy).
-    ("academy/api.py", "django.db.models"),
-    ("courses/views.py", "courses.models"),
-    ("notebooks/selectors.py", "courses.grading"),
 }
 
 
