@@ -156,7 +156,7 @@ class Lab(models.Model):
     released_at = models.DateTimeField(null=True, blank=True)
     feedback_released_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -167,6 +167,7 @@ class Lab(models.Model):
                 condition=models.Q(opens_at__isnull=True)
                 | models.Q(due_at__gte=models.F("opens_at")),
                 name="lab_dates_ordered",
+                violation_error_message=_("A lab cannot be due before it opens."),
             ),
         ]
 
@@ -188,7 +189,7 @@ class LabVersion(models.Model):
     cells = models.JSONField(default=list)
     warnings = models.JSONField(default=list, blank=True)
     created_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(default=timezone.now)
 
