@@ -131,6 +131,11 @@ class Crawl:
         def on_failed(request) -> None:  # type: ignore[no-untyped-def]
             # A navigation that turns into a download is reported as aborted; it is checked
             # on its own in `visit`.
+            # The browser fetches the favicon on its own ("other") after the load event; the
+            # crawl's next navigation cancels it (ERR_ABORTED), which is no failure of ours. The
+            # favicon itself is checked as one of the anonymous visitor's start pages.
+            if request.resource_type == "other" and request.failure == "net::ERR_ABORTED":
+                return
             if request.resource_type != "document":
                 self.problem(f"failed {request.resource_type}: {request.url} {request.failure}")
 
