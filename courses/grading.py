@@ -1,19 +1,27 @@
-"""The course grade from a run's grading policy.  Pure: no database access in ``compute_grade``;
-``course_grade`` only reads the run's categories (prefetch ``categories`` to avoid a query).
+"""The course grade: the one place that turns a student's lab results and the run's grading
+policy into a percentage and "passed".  Pure: no database access here; ``course_grade`` only
+reads the run's categories (prefetch ``categories`` to avoid a query).
 
-Rules:
-- each category's score is the mean of its percentages after dropping the ``drop_lowest``
-  lowest ones (never all of them: at least one score is kept);
-- a category with no scores counts 0 % (missing work);
-- the course percentage is the weighted mean of the category scores; weights are normalised by
-  their sum, so they need not add up to 100;
-- passed when the percentage is at least the pass mark.
+The rule (what Moodle's "only count non-empty grades" and Canvas's current grade do):
+- an item counts once it is graded (its percent after late penalties), or once its due date
+  (the student's extension included) has passed with nothing submitted: then it counts 0 %.
+  Not yet due and not submitted, or submitted and not graded yet: it does not count (yet);
+- a category's score is the mean of its counting items weighted by the labs' weights, after
+  dropping the ``drop_lowest`` lowest percents (never all of them: at least one is kept);
+- categories with no counting item are left out and the remaining categories' weights are
+  renormalised (so weights need not add up to 100);
+- a run without categories is one implicit category holding every lab; in a run with
+  categories, labs in no category do not count;
+- no counting item at all: no grade (``None``), not 0 %; passed when the grade is at least the
+  run's pass mark.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import TYPE_CHECKING
 
@@ -21,6 +29,7 @@ if TYPE_CHECKING:
     from .models import CourseRun
 
 TWO_PLACES = Decimal("0.01")
+IMPLICIT = ""  # the name of the one category of a run without categories
 
 
 @dataclass(frozen=True)
@@ -31,10 +40,29 @@ class CategoryPolicy:
 
 
 @dataclass(frozen=True)
+class Item:
+    """One lab of one student: ``percent`` after late penalties (None: not graded yet),
+    whether anything was submitted, and the student's due date (extension included)."""
+
+    percent: Decimal | float | int | str | None
+    due_at: datetime | None = None
+    submitted: bool = False
+    weight: Decimal | int = 1
+
+    def counted(self, now: datetime) -> Decimal | None:
+        """The percent this item counts with, or None while it does not count."""
+        if self.percent is not None:
+            return _as_decimal(self.percent)
+        if not self.submitted and self.due_at is not None and self.due_at < now:
+            return Decimal(0)  # missing past its due date
+        return None
+
+
+@dataclass(frozen=True)
 class GradeResult:
-    percentage: Decimal
+    percentage: Decimal | None  # None: nothing counts yet
     passed: bool
-    categories: dict[str, Decimal]  # each category's score (%) after dropping
+    categories: dict[str, Decimal | None]  # each category's score (%) after dropping
 
 
 def _as_decimal(value: float | int | Decimal | str) -> Decimal:
@@ -44,48 +72,63 @@ def _as_decimal(value: float | int | Decimal | str) -> Decimal:
     return number
 
 
-def category_score(scores: Sequence[float | int | Decimal | str], drop_lowest: int = 0) -> Decimal:
-    values = sorted(_as_decimal(s) for s in scores)
-    if not values:
-        return Decimal(0)
-    kept = values[min(max(drop_lowest, 0), len(values) - 1) :]
-    return sum(kept, Decimal(0)) / len(kept)
+def category_score(items: Sequence[Item], drop_lowest: int, now: datetime) -> Decimal | None:
+    counting = [
+        (value, Decimal(item.weight))
+        for item in items
+        if Decimal(item.weight) > 0 and (value := item.counted(now)) is not None
+    ]
+    if not counting:
+        return None
+    counting.sort(key=lambda pair: pair[0])
+    kept = counting[min(max(drop_lowest, 0), len(counting) - 1) :]
+    total_weight = sum((weight for _, weight in kept), Decimal(0))
+    return sum((value * weight for value, weight in kept), Decimal(0)) / total_weight
 
 
 def compute_grade(
     categories: Iterable[CategoryPolicy],
     pass_mark: Decimal | float | int,
-    category_scores: Mapping[str, Sequence[float | int | Decimal | str]],
+    items: Mapping[str, Sequence[Item]],
+    now: datetime,
 ) -> GradeResult:
     policies = list(categories)
-    unknown = set(category_scores) - {c.name for c in policies}
+    unknown = set(items) - {c.name for c in policies}
     if unknown:
-        raise ValueError(f"Scores for unknown categories: {', '.join(sorted(unknown))}")
-    total_weight = sum((Decimal(c.weight) for c in policies), Decimal(0))
+        raise ValueError(f"Items for unknown categories: {', '.join(sorted(unknown))}")
     per_category = {
-        c.name: category_score(category_scores.get(c.name, ()), c.drop_lowest) for c in policies
+        c.name: category_score(items.get(c.name, ()), c.drop_lowest, now) for c in policies
     }
-    if total_weight <= 0:
-        percentage = Decimal(0)
-    else:
-        percentage = (
-            sum((per_category[c.name] * Decimal(c.weight) for c in policies), Decimal(0))
-            / total_weight
-        )
-    percentage = percentage.quantize(TWO_PLACES, rounding=ROUND_HALF_UP)
+    got = weights = Decimal(0)
+    for policy in policies:
+        score = per_category[policy.name]
+        if score is not None and Decimal(policy.weight) > 0:
+            got += score * Decimal(policy.weight)
+            weights += Decimal(policy.weight)
+    percentage = (got / weights).quantize(TWO_PLACES, ROUND_HALF_UP) if weights else None
     return GradeResult(
         percentage=percentage,
-        passed=percentage >= Decimal(str(pass_mark)),
+        passed=percentage is not None and percentage >= Decimal(str(pass_mark)),
         categories={
-            k: v.quantize(TWO_PLACES, rounding=ROUND_HALF_UP) for k, v in per_category.items()
+            k: None if v is None else v.quantize(TWO_PLACES, ROUND_HALF_UP)
+            for k, v in per_category.items()
         },
     )
 
 
 def course_grade(
-    run: CourseRun, category_scores: Mapping[str, Sequence[float | int | Decimal | str]]
+    run: CourseRun, items: Iterable[tuple[str | None, Item]], now: datetime
 ) -> GradeResult:
-    """The grade of one student in ``run``: ``category_scores`` maps a GradingCategory name to
-    that student's percentages (0-100) in it, e.g. ``{"Labs": [80, 95, 40], "Exam": [71]}``."""
+    """The grade of one student in ``run``: ``items`` pairs each lab's category name (None: no
+    category) with that student's Item for it."""
     policies = [CategoryPolicy(c.name, c.weight, c.drop_lowest) for c in run.categories.all()]
-    return compute_grade(policies, run.pass_mark, category_scores)
+    by_category: dict[str, list[Item]] = defaultdict(list)
+    if policies:
+        known = {p.name for p in policies}
+        for name, item in items:
+            if name in known:
+                by_category[name].append(item)
+    else:
+        policies = [CategoryPolicy(IMPLICIT, Decimal(100))]
+        by_category[IMPLICIT] = [item for _, item in items]
+    return compute_grade(policies, run.pass_mark, by_category, now)

@@ -1,15 +1,13 @@
-"""Pure grade arithmetic: late penalties and a course grade from a run's policy.
+"""Pure grade arithmetic of one lab: late penalties and percents.
 
 No database here: the selectors load rows and call these functions, so the rules are tested
-on plain values.  ``course_grade`` is used only while ``courses.grading.course_grade`` does not
-exist; the courses side owns the run's policy and may replace it.
+on plain values.  The course grade (categories, drop-lowest, missing work) is
+``courses.grading``'s alone.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
 HUNDRED = Decimal(100)
@@ -50,47 +48,3 @@ def percent(score: Decimal | None, max_score: Decimal | None) -> Decimal | None:
     if score is None or not max_score:
         return None
     return (Decimal(score) * HUNDRED / Decimal(max_score)).quantize(TWO_PLACES, ROUND_HALF_UP)
-
-
-@dataclass(frozen=True)
-class Item:
-    """One graded item (a lab) of a category: its weight and the student's percent (None:
-    nothing submitted, counts as 0)."""
-
-    weight: Decimal
-    percent: Decimal | None
-
-
-@dataclass(frozen=True)
-class Category:
-    weight: Decimal
-    drop_lowest: int = 0
-    items: Sequence[Item] = field(default_factory=tuple)
-
-
-def category_percent(category: Category) -> Decimal | None:
-    """Weighted mean of the items' percents after dropping the ``drop_lowest`` lowest."""
-    items = sorted(category.items, key=lambda i: i.percent or Decimal(0))
-    if category.drop_lowest and len(items) > category.drop_lowest:
-        items = items[category.drop_lowest :]
-    total_weight = sum((i.weight for i in items), Decimal(0))
-    if not items or not total_weight:
-        return None
-    got = sum((i.weight * (i.percent or Decimal(0)) for i in items), Decimal(0))
-    return (got / total_weight).quantize(TWO_PLACES, ROUND_HALF_UP)
-
-
-def course_grade(categories: Iterable[Category]) -> Decimal | None:
-    """The course grade in percent: categories weighted by their weight, renormalised over the
-    categories that have items (so a run whose weights do not sum to 100 still gives 0..100)."""
-    got = Decimal(0)
-    weights = Decimal(0)
-    for category in categories:
-        value = category_percent(category)
-        if value is None or not category.weight:
-            continue
-        got += category.weight * value
-        weights += category.weight
-    if not weights:
-        return None
-    return (got / weights).quantize(TWO_PLACES, ROUND_HALF_UP)

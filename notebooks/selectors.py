@@ -17,19 +17,21 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from django.db.models import OuterRef, Q, QuerySet, Subquery
+from django.utils import timezone
 
 from academy.models import User
 from academy.selectors import admin_institution_ids, is_operator
-from courses.grading import course_grade
+from courses.grading import GradeResult, Item, course_grade
 from courses.models import CourseRun, CourseStaff, Enrolment, EnrolmentState, StaffRole
 
 from . import gradebook as gb
 from . import grading
-from .models import FeedbackRelease, Lab, ManualGrade, Submission, SubmissionStatus
+from .models import Extension, FeedbackRelease, Lab, ManualGrade, Submission, SubmissionStatus
 
 LEARNING_STATES = [EnrolmentState.ACTIVE, EnrolmentState.COMPLETED]
 
@@ -252,29 +254,39 @@ class Gradebook:
         return counts
 
 
-def _course_grade(run: CourseRun, labs: list[Lab], cells: list[GradebookCell]) -> Decimal | None:
-    """The run's policy (courses.grading) over the labs' percents after penalties; a missing
-    submission counts 0.  Without categories, every lab is in one category, weighted by the
-    labs' weights (notebooks.gradebook)."""
-    categories = list(run.categories.all())  # prefetched
-    if categories:
-        scores: dict[str, list[Decimal]] = defaultdict(list)
-        for lab, cell in zip(labs, cells, strict=True):
-            if lab.category is not None:
-                scores[lab.category.name].append(cell.percent or Decimal(0))
-        return course_grade(run, scores).percentage
-    items = [
-        gb.Item(weight=lab.weight, percent=cell.percent)
-        for lab, cell in zip(labs, cells, strict=True)
-    ]
-    return gb.course_grade([gb.Category(weight=Decimal(100), items=items)])
+def _course_grade(
+    run: CourseRun,
+    labs: list[Lab],
+    cells: list[GradebookCell],
+    due: dict[int, datetime],
+    now: datetime,
+) -> GradeResult:
+    """The run's policy (courses.grading, the one rule) over this student's labs: each lab's
+    percent after penalties, whether it was submitted, and its due date for this student."""
+    return course_grade(
+        run,
+        [
+            (
+                lab.category.name if lab.category else None,
+                Item(
+                    percent=cell.percent,
+                    due_at=due.get(lab.pk, lab.due_at),
+                    submitted=cell.submission_id is not None,
+                    weight=lab.weight,
+                ),
+            )
+            for lab, cell in zip(labs, cells, strict=True)
+        ],
+        now,
+    )
 
 
 def gradebook(user: User, run_id: int, *, cohort_id: int | None = None) -> Gradebook:
     """Students × labs of a run with late penalties and the course grade.
 
     A constant number of queries whatever the number of students and labs: the run, the
-    labs, the enrolments (with users and cohorts), the latest submissions, the categories.
+    labs, the enrolments (with users and cohorts), the latest submissions, the categories,
+    the extensions.
     Staff see every student; an institution admin only their institution's students.
     """
     run = (
@@ -310,14 +322,21 @@ def gradebook(user: User, run_id: int, *, cohort_id: int | None = None) -> Grade
         .only("id", "lab_id", "student_id", "status", "score", "max_score", "late_seconds")
     )
     by_key = {(s.lab_id, s.student_id): s for s in subs}
+    # extensions move a student's due date, and so when a missing lab starts counting 0
+    extended: dict[int, dict[int, datetime]] = defaultdict(dict)
+    for lab_id, student_id, due_at in Extension.objects.filter(
+        lab__run=run, student_id__in=[e.user_id for e in enrolments_list]
+    ).values_list("lab_id", "student_id", "due_at"):
+        extended[student_id][lab_id] = due_at
+    now = timezone.now()
     rows = []
     for enrolment in enrolments_list:
         row = GradebookRow(
             student=enrolment.user, cohort=enrolment.cohort.name if enrolment.cohort else ""
         )
         row.cells = [lab_cell(lab, by_key.get((lab.pk, enrolment.user_id))) for lab in labs]
-        row.course_grade = _course_grade(run, labs, row.cells)
-        row.passed = row.course_grade is not None and row.course_grade >= run.pass_mark
+        grade = _course_grade(run, labs, row.cells, extended[enrolment.user_id], now)
+        row.course_grade, row.passed = grade.percentage, grade.passed
         rows.append(row)
     return Gradebook(run=run, labs=labs, rows=rows)
 

@@ -1,4 +1,6 @@
-"""The pure grade arithmetic: late penalties and the fallback course grade."""
+"""The pure grade arithmetic of one lab: late penalties and percents (the course grade is
+courses.grading's, tested in tests/courses/test_grading.py and through every path in
+tests/notebooks/test_pages_and_api.py)."""
 
 from __future__ import annotations
 
@@ -41,15 +43,3 @@ def test_apply_penalty_and_percent():
     assert gb.apply_penalty(D(80), D(25)) == D("60.00")
     assert gb.percent(D(3), D(4)) == D("75.00")
     assert gb.percent(None, D(4)) is None and gb.percent(D(1), D(0)) is None
-
-
-def test_course_grade_weights_and_drops():
-    labs = gb.Category(
-        weight=D(60),
-        drop_lowest=1,
-        items=[gb.Item(D(1), D(100)), gb.Item(D(1), D(50)), gb.Item(D(1), None)],
-    )
-    exam = gb.Category(weight=D(40), items=[gb.Item(D(1), D(25))])
-    # labs: drop the missing one (0) -> mean(100, 50) = 75; 0.6 * 75 + 0.4 * 25 = 55
-    assert gb.course_grade([labs, exam]) == D("55.00")
-    assert gb.course_grade([]) is None

@@ -3,13 +3,18 @@ fragment, the gradebook (pinned query counts) and its CSV."""
 
 from __future__ import annotations
 
+import csv
+import io
+import re
+from datetime import timedelta
 from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
 from notebooks import services
-from notebooks.models import Submission
+from notebooks.models import Extension, Submission
 from tests.factories import UserFactory
 
 from .factories import LabFactory, fixture
@@ -203,13 +208,13 @@ def test_the_gradebook_query_count_is_constant(
     populate(course, n_labs, n_students)
     client.force_login(course.people.instructor)
     # session, user, run (+ categories prefetch), admin memberships, staff roles, labs,
-    # enrolments (+ users, cohorts), latest submissions; the page adds the navigation roles
-    # and the cohorts of the filter
-    with django_assert_num_queries(11):
+    # enrolments (+ users, cohorts), latest submissions, extensions; the page adds the
+    # navigation roles and the cohorts of the filter
+    with django_assert_num_queries(12):
         response = client.get(f"/runs/{course.run.pk}/gradebook/")
     assert response.status_code == 200
     # the same minus the navigation and the filter's cohorts
-    with django_assert_num_queries(9):
+    with django_assert_num_queries(10):
         response = client.get(f"/runs/{course.run.pk}/gradebook.csv")
         body = b"".join(response.streaming_content).decode()
     assert body.count("\n") == 1 + 2 + n_students  # header, the two course students, the others
@@ -226,6 +231,61 @@ def test_the_gradebook_filters_by_cohort_and_shows_the_penalty(client, course):
     api = client.get(f"/api/v1/runs/{course.run.pk}/gradebook/").json()
     row = next(r for r in api if r["labs"][0]["submission"])
     assert row["labs"][0]["late_penalty_percent"] == "10.00" and row["course_grade"] == "72.00"
+
+
+def test_one_course_grade_on_the_page_the_api_and_the_csv(client, course):
+    """A fixed scenario worked out by hand; every path that shows a course grade shows it.
+
+    Labs 60 % (drop the lowest 1), Exam 40 %, pass mark 60; four labs (three past due, one not
+    yet due) and one past-due exam.
+    student: labs 80, 50, missing (0), not due (left out) -> drop the 0 -> mean(80, 50) = 65;
+      exam 70 -> 0.6 * 65 + 0.4 * 70 = 67.00, passed.
+    student_b: labs 80, 50, the third extended to next week (left out), not due -> drop 50 ->
+      80; exam missing past due (0) -> 0.6 * 80 + 0.4 * 0 = 48.00, failed.
+    (Before the one rule, missing and not-yet-due work both counted 0: 54.00 and 26.00.)
+    """
+    run, people = course.run, course.people
+    run.pass_mark = Decimal(60)
+    run.save(update_fields=["pass_mark"])
+    labs_cat = run.categories.create(name="Labs", weight=Decimal(60), drop_lowest=1)
+    exam_cat = run.categories.create(name="Exam", weight=Decimal(40))
+    past, future = timezone.now() - timedelta(days=2), timezone.now() + timedelta(days=7)
+    l1, l2, l3 = (LabFactory(run=run, category=labs_cat, due_at=past) for _ in range(3))
+    LabFactory(run=run, category=labs_cat, due_at=future)
+    exam = LabFactory(run=run, category=exam_cat, due_at=past)
+
+    def grade(lab, student, score):  # type: ignore[no-untyped-def]
+        Submission.objects.create(
+            lab=lab, student=student, attempt=1, sha256="x", status="graded",
+            score=Decimal(score), max_score=Decimal(10),
+        )  # fmt: skip
+
+    for student in (people.student, people.student_b):
+        grade(l1, student, 8)
+        grade(l2, student, 5)
+    grade(exam, people.student, 7)
+    Extension.objects.create(lab=l3, student=people.student_b, due_at=future)
+    client.force_login(course.people.instructor)
+    expected = {
+        people.student.username: ("67.00", True),
+        people.student_b.username: ("48.00", False),
+    }
+
+    page = client.get(f"/runs/{run.pk}/gradebook/").content.decode()
+    for username, (value, passed) in expected.items():
+        cell = re.search(
+            rf'data-student="{username}">.*?<td class="course-grade">(.*?)</td>', page, re.S
+        )
+        assert cell is not None
+        assert f"{value.removesuffix('.00')} %" in cell[1]
+        assert ("badge-ok" if passed else "badge-err") in cell[1]
+
+    api = client.get(f"/api/v1/runs/{run.pk}/gradebook/").json()
+    assert {r["student"]: (r["course_grade"], r["passed"]) for r in api} == expected
+
+    response = client.get(f"/runs/{run.pk}/gradebook.csv")
+    rows = list(csv.reader(io.StringIO(b"".join(response.streaming_content).decode())))
+    assert {r[0]: (r[-2], r[-1] == "yes") for r in rows[1:]} == expected
 
 
 def test_per_cell_errors_are_shown_in_the_readers_language(client, course):
