@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from django.db.models import QuerySet
 
+from .access import memo
 from .models import AuditEvent, Cohort, Institution, Invitation, Membership, Role, User
 
 
@@ -24,25 +25,25 @@ def is_operator(user: User) -> bool:
 def admin_institution_ids(user: User) -> set[int]:
     if not user.is_authenticated:
         return set()
-    cached = getattr(user, "_admin_institution_ids", None)
-    if cached is None:
-        cached = set(
+    return memo(
+        user,
+        "admin_institution_ids",
+        lambda: set(
             Membership.objects.filter(user=user, role=Role.ADMIN).values_list(
                 "institution_id", flat=True
             )
-        )
-        user._admin_institution_ids = cached  # type: ignore[attr-defined]
-    return cached
+        ),
+    )
 
 
 def member_institution_ids(user: User) -> set[int]:
     if not user.is_authenticated:
         return set()
-    cached = getattr(user, "_member_institution_ids", None)
-    if cached is None:
-        cached = set(Membership.objects.filter(user=user).values_list("institution_id", flat=True))
-        user._member_institution_ids = cached  # type: ignore[attr-defined]
-    return cached
+    return memo(
+        user,
+        "member_institution_ids",
+        lambda: set(Membership.objects.filter(user=user).values_list("institution_id", flat=True)),
+    )
 
 
 def is_institution_admin(user: User, institution_id: int | None = None) -> bool:

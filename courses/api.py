@@ -278,7 +278,7 @@ class CourseRunViewSet(viewsets.ReadOnlyModelViewSet):
     def roster(self, request: Request, pk: str) -> Response:
         """The run's enrolments, for its staff (CSV export: /runs/{id}/roster.csv)."""
         run = self.get_object()
-        if not selectors.can_manage_run(authed_user(request), run):
+        if not selectors.can_teach_run(authed_user(request), run):
             raise PermissionDenied
         p = request.query_params
         qs = selectors.roster(
@@ -295,7 +295,7 @@ class CourseRunViewSet(viewsets.ReadOnlyModelViewSet):
         """The run, if the user may change its seats, codes and grading policy (instructors,
         TAs granted it, operators)."""
         run = self.get_object()
-        if not selectors.can_edit_run(authed_user(request), run):
+        if not selectors.can_author_run(authed_user(request), run):
             raise PermissionDenied
         return run
 
@@ -304,7 +304,7 @@ class CourseRunViewSet(viewsets.ReadOnlyModelViewSet):
     def staff(self, request: Request, pk: str) -> Response:
         """The run's staff and who may edit the run (any of its staff may read it)."""
         run = self.get_object()
-        if not selectors.can_manage_run(authed_user(request), run):
+        if not selectors.can_teach_run(authed_user(request), run):
             raise PermissionDenied
         rows = run.staff.select_related("user").order_by("role", "user__username")
         return Response(StaffSerializer(rows, many=True).data)
@@ -314,7 +314,7 @@ class CourseRunViewSet(viewsets.ReadOnlyModelViewSet):
     def staff_permission(self, request: Request, pk: str, staff_id: str) -> Response:
         """An instructor lets a teaching assistant edit the run (``can_edit``), or not."""
         run = self.get_object()
-        if not selectors.can_manage_run(authed_user(request), run):
+        if not selectors.can_teach_run(authed_user(request), run):
             raise PermissionDenied
         row = get_object_or_404(run.staff, pk=staff_id)
         data = StaffPermissionSerializer(data=request.data)

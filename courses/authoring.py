@@ -33,7 +33,7 @@ ATTACHMENT_LINK = re.compile(r"(/attachments/)(\d+)/")
 
 def _require_manager(actor: User, run: CourseRun | int) -> None:
     # Content is the instructors' (and TAs' an instructor granted editing to).
-    if not selectors.can_edit_run(actor, run):
+    if not selectors.can_author_run(actor, run):
         raise PermissionDenied
 
 
@@ -242,7 +242,7 @@ def content_sources(actor: User, run: CourseRun):  # type: ignore[no-untyped-def
     runs = CourseRun.objects.filter(course_id=run.course_id, modules__isnull=False).exclude(
         pk=run.pk
     )
-    if not selectors.can_edit_run(actor, run):
+    if not selectors.can_author_run(actor, run):
         return runs.none()
     if not is_operator(actor):
         runs = runs.filter(pk__in=selectors.staff_run_ids(actor))
@@ -254,7 +254,7 @@ def content_copy(*, actor: User, source: CourseRun, target: CourseRun) -> int:
     course).  Files are copied, not shared, so deleting one in either run leaves the other intact.
     Returns the number of lessons copied."""
     _require_manager(actor, target)
-    if not selectors.can_manage_run(actor, source):  # reading the source is enough
+    if not selectors.can_teach_run(actor, source):  # reading the source is enough
         raise PermissionDenied
     if source.pk == target.pk or source.course_id != target.course_id:
         raise ValidationError(_("Copy content only from another run of the same course."))

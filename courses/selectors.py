@@ -11,13 +11,16 @@ Institution admins' rights over a person come only from the person's memberships
 only once the person accepted an invitation (``academy.models.Membership``): never from a
 cohort or enrolment row an admin could stamp.
 
-Staff: instructors and teaching assistants both see the roster, decide requests and grade;
-changing seats, invite codes, the grading policy or content (``can_edit_run``) is the
-instructors', and a TA's only when an instructor grants it (``CourseStaff.can_edit``).
-
-Public helpers other apps call (labs, gradebook): ``is_run_staff``, ``staff_run_ids``,
-``can_manage_run``, ``can_edit_run``, ``active_enrolment``, ``has_active_enrolment``,
-``enrolments_for``.
+Roles on a run, one name per meaning, used by every app (labs and sessions import them):
+- ``can_teach_run`` / ``staff_run_ids``: instructors and teaching assistants (and operators):
+  roster, requests, grading, every submission and session, exports;
+- ``can_author_run`` / ``authored_run_ids``: instructors, and teaching assistants an instructor
+  granted editing (``CourseStaff.can_edit``), and operators: seats, invite codes, the grading
+  policy, content and labs;
+- ``can_grant_run``: instructors and operators: grant a teaching assistant editing;
+- ``can_manage_enrolment`` / ``can_decide_enrolment``: run staff and the person's (accepted)
+  institutions' admins; nobody decides their own request.
+Each is computed from one cached read of the user's staff rows (``academy.access.memo``).
 """
 
 from __future__ import annotations
@@ -28,10 +31,21 @@ from datetime import datetime
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Exists, OuterRef, Prefetch, Q, QuerySet, Value
+from django.db.models import (
+    BooleanField,
+    Count,
+    Exists,
+    ExpressionWrapper,
+    OuterRef,
+    Prefetch,
+    Q,
+    QuerySet,
+    Value,
+)
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from academy.access import memo
 from academy.models import Membership, User
 from academy.selectors import admin_institution_ids, is_operator, member_institution_ids
 
@@ -54,55 +68,59 @@ from .models import (
 
 
 def _staff_rows(user: User) -> dict[int, tuple[str, bool]]:
-    """run id -> (role, may edit) for the runs the user teaches; cached on the user object."""
+    """run id -> (role, may author) for the runs the user teaches; one query per request."""
     if not user.is_authenticated:
         return {}
-    cached = getattr(user, "_course_staff_rows", None)
-    if cached is None:
-        cached = {
+    return memo(
+        user,
+        "course_staff_rows",
+        lambda: {
             run_id: (role, role == StaffRole.INSTRUCTOR or can_edit)
             for run_id, role, can_edit in CourseStaff.objects.filter(user=user).values_list(
                 "run_id", "role", "can_edit"
             )
-        }
-        user._course_staff_rows = cached  # type: ignore[attr-defined]
-    return cached
+        },
+    )
+
+
+def _run_id(run: CourseRun | int) -> int:
+    return run if isinstance(run, int) else run.pk
 
 
 def staff_run_ids(user: User) -> set[int]:
-    """Runs the user teaches (instructor or teaching assistant)."""
+    """Runs the user teaches (instructor or teaching assistant); operators are not listed."""
     return set(_staff_rows(user))
 
 
-def is_run_staff(user: User, run: CourseRun | int) -> bool:
-    run_id = run if isinstance(run, int) else run.pk
-    return run_id in staff_run_ids(user)
+def authored_run_ids(user: User) -> set[int]:
+    """Runs whose content, labs and settings the user may change: those they are an instructor
+    of, or a teaching assistant granted editing (``CourseStaff.can_edit``)."""
+    return {run_id for run_id, (_role, may) in _staff_rows(user).items() if may}
 
 
-def can_manage_run(user: User, run: CourseRun | int) -> bool:
-    """Staff of the run, or an operator: may see the roster, approve, remove, export."""
-    return is_operator(user) or is_run_staff(user, run)
+def can_teach_run(user: User, run: CourseRun | int) -> bool:
+    """Staff of the run (instructors and teaching assistants) and operators: see the roster,
+    every submission and session, decide requests, grade by hand, export, read the content."""
+    return is_operator(user) or _run_id(run) in _staff_rows(user)
 
 
-def can_edit_run(user: User, run: CourseRun | int) -> bool:
-    """Change seats, invite codes, the grading policy and content: operators, the run's
-    instructors, and teaching assistants an instructor granted it."""
-    run_id = run if isinstance(run, int) else run.pk
-    row = _staff_rows(user).get(run_id)
-    return is_operator(user) or (row is not None and row[1])
+def can_author_run(user: User, run: CourseRun | int) -> bool:
+    """Change seats, invite codes, the grading policy, content and labs (create, upload,
+    release, regrade, extensions, feedback release): operators, the run's instructors, and
+    teaching assistants an instructor granted it."""
+    return is_operator(user) or _run_id(run) in authored_run_ids(user)
 
 
 def can_grant_run(user: User, run: CourseRun | int) -> bool:
     """Grant or withdraw a teaching assistant's editing: operators and the run's instructors."""
-    run_id = run if isinstance(run, int) else run.pk
-    row = _staff_rows(user).get(run_id)
+    row = _staff_rows(user).get(_run_id(run))
     return is_operator(user) or (row is not None and row[0] == StaffRole.INSTRUCTOR)
 
 
 def can_manage_enrolment(user: User, enrolment: Enrolment) -> bool:
     """Run staff and operators; institution admins for their own (accepted) members.  The
     enrolment's cohort grants nothing: only the person's membership does."""
-    if can_manage_run(user, enrolment.run_id):
+    if can_teach_run(user, enrolment.run_id):
         return True
     admin_of = admin_institution_ids(user)
     if not admin_of:
@@ -131,7 +149,7 @@ def has_active_enrolment(user: User, run: CourseRun | int) -> bool:
 
 
 def can_view_content(user: User, run: CourseRun) -> bool:
-    if can_manage_run(user, run):
+    if can_teach_run(user, run):
         return True
     return Enrolment.objects.filter(run=run, user=user, state__in=SEAT_STATES).exists()
 
@@ -388,7 +406,7 @@ def roster(
     state: str = "",
     q: str = "",
 ) -> QuerySet[Enrolment]:
-    """All enrolments of a run (callers check ``can_manage_run`` first), filtered."""
+    """All enrolments of a run (callers check ``can_teach_run`` first), filtered."""
     qs = Enrolment.objects.filter(run=run).select_related("user", "cohort__institution")
     if cohort:
         qs = qs.filter(cohort_id=cohort)
@@ -457,20 +475,19 @@ def instructor_runs(user: User) -> QuerySet[CourseRun]:
         if not is_operator(user)
         else (CourseRun.objects.filter(staff__isnull=False).distinct())
     )
-    # Whether the user may change the run's seats, codes, policy and content (links shown).
-    may_edit: Any = (
+    # ``can_author_run`` for each run (which links are shown), from the cached staff rows.
+    authored = authored_run_ids(user)
+    can_author: Any = (
         Value(True)
         if is_operator(user)
-        else Exists(
-            CourseStaff.objects.filter(run=OuterRef("pk"), user=user).filter(
-                Q(role=StaffRole.INSTRUCTOR) | Q(can_edit=True)
-            )
-        )
+        else ExpressionWrapper(Q(pk__in=authored), output_field=BooleanField())
+        if authored
+        else Value(False)
     )
     return (
         runs.select_related("course")
         .annotate(
-            may_edit=may_edit,
+            can_author=can_author,
             n_pending=Count("enrolments", filter=Q(enrolments__state=EnrolmentState.PENDING)),
             n_waitlisted=Count("enrolments", filter=Q(enrolments__state=EnrolmentState.WAITLISTED)),
         )

@@ -344,7 +344,7 @@ def enrolment_complete(*, enrolment: Enrolment, actor: User) -> Enrolment:
     its seat and satisfies prerequisites."""
     with transaction.atomic():
         lock_run(enrolment.run_id)
-        _require(selectors.can_manage_run(actor, enrolment.run_id))
+        _require(selectors.can_teach_run(actor, enrolment.run_id))
         enrolment = Enrolment.objects.select_for_update().get(pk=enrolment.pk)
         if enrolment.state != EnrolmentState.ACTIVE:
             raise ValidationError(_("Only active enrolments can be completed."))
@@ -448,7 +448,7 @@ def enrolment_claim_reserved(*, user: User) -> list[Enrolment]:
 def run_capacity_set(*, run: CourseRun, actor: User, capacity: int | None) -> CourseRun:
     """Change a run's capacity; more seats promote from the waitlist at once.  Fewer seats
     never remove anyone: the run is simply full until people leave."""
-    _require(selectors.can_edit_run(actor, run))
+    _require(selectors.can_author_run(actor, run))
     with transaction.atomic():
         run = lock_run(run)
         previous = run.capacity
@@ -467,7 +467,7 @@ def invite_code_create(
     expires_at: datetime | None = None,
     max_uses: int | None = None,
 ) -> InviteCode:
-    _require(selectors.can_edit_run(actor, run))
+    _require(selectors.can_author_run(actor, run))
     invite = InviteCode(
         run=run,
         code=code.strip() or secrets.token_urlsafe(8),
@@ -491,7 +491,7 @@ def invite_code_create(
 
 def invite_code_deactivate(*, invite: InviteCode, actor: User) -> InviteCode:
     """Stop a code from working; enrolments made with it stay."""
-    _require(selectors.can_edit_run(actor, invite.run_id))
+    _require(selectors.can_author_run(actor, invite.run_id))
     with transaction.atomic():
         if invite.is_active:
             invite.is_active = False
@@ -513,7 +513,7 @@ def grading_policy_set(
 ) -> CourseRun:
     """Replace a run's grading policy in one go: pass mark and categories (add, change, delete).
     A category that labs count towards is not deleted (move the labs first): nothing is lost."""
-    _require(selectors.can_edit_run(actor, run))
+    _require(selectors.can_author_run(actor, run))
     kept = [c for c in categories if not c["delete"]]
     names = [c["name"].strip() for c in kept]
     if len(set(names)) != len(names):
@@ -632,7 +632,7 @@ def attachment_add(
     *, lesson: Lesson, actor: User, file: UploadedFile, name: str = ""
 ) -> Attachment:
     """Attach a file to a lesson (type and size limits are the model's validators)."""
-    _require(selectors.can_edit_run(actor, lesson.module.run_id))
+    _require(selectors.can_author_run(actor, lesson.module.run_id))
     attachment = Attachment(
         lesson=lesson,
         file=file,

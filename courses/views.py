@@ -223,8 +223,8 @@ def run_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             "modules": modules,
             "done_ids": done_ids,
             "progress": (len(done_ids), total, round(100 * len(done_ids) / total) if total else 0),
-            "is_staff": selectors.can_manage_run(request.user, run),
-            "may_edit": selectors.can_edit_run(request.user, run),
+            "can_teach": selectors.can_teach_run(request.user, run),
+            "can_author": selectors.can_author_run(request.user, run),
         },
     )
 
@@ -255,7 +255,7 @@ def lesson_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             "done": lesson.completions.filter(user=request.user).exists(),
             "previous_id": siblings[i - 1] if i > 0 else None,
             "next_id": siblings[i + 1] if i + 1 < len(siblings) else None,
-            "can_edit": selectors.can_edit_run(request.user, lesson.module.run_id),
+            "can_author": selectors.can_author_run(request.user, lesson.module.run_id),
         },
     )
 
@@ -283,17 +283,17 @@ def attachment_download(request: AuthedRequest, pk: int) -> FileResponse:
 # --------------------------------------------------------------------------- teaching
 
 
-def _managed_run(request: AuthedRequest, pk: int) -> CourseRun:
+def _taught_run(request: AuthedRequest, pk: int) -> CourseRun:
     run = get_object_or_404(CourseRun.objects.select_related("course"), pk=pk)
-    if not selectors.can_manage_run(request.user, run):
+    if not selectors.can_teach_run(request.user, run):
         raise Http404
     return run
 
 
-def _edited_run(request: AuthedRequest, pk: int) -> CourseRun:
+def _authored_run(request: AuthedRequest, pk: int) -> CourseRun:
     """The run, if the user may change its seats, codes, grading policy and content."""
     run = get_object_or_404(CourseRun.objects.select_related("course"), pk=pk)
-    if not selectors.can_edit_run(request.user, run):
+    if not selectors.can_author_run(request.user, run):
         raise Http404
     return run
 
@@ -325,7 +325,7 @@ def _roster_filters(request: HttpRequest) -> dict:
 
 @login_required
 def roster(request: AuthedRequest, pk: int) -> HttpResponse:
-    run = _managed_run(request, pk)
+    run = _taught_run(request, pk)
     filters = _roster_filters(request)
     page = Paginator(selectors.roster(run, **filters), ROSTER_PAGE_SIZE).get_page(
         request.GET.get("page")
@@ -387,7 +387,7 @@ def roster_rows(run: CourseRun, filters: dict) -> Iterator[str]:
 
 @login_required
 def roster_export(request: AuthedRequest, pk: int) -> StreamingHttpResponse:
-    run = _managed_run(request, pk)
+    run = _taught_run(request, pk)
     response = StreamingHttpResponse(
         roster_rows(run, _roster_filters(request)), content_type="text/csv; charset=utf-8"
     )
@@ -540,14 +540,14 @@ def institution_uploads(institution: Institution):  # type: ignore[no-untyped-de
 
 def _authored_module(request: AuthedRequest, pk: int) -> Module:
     module = get_object_or_404(Module.objects.select_related("run__course"), pk=pk)
-    if not selectors.can_edit_run(request.user, module.run_id):
+    if not selectors.can_author_run(request.user, module.run_id):
         raise Http404
     return module
 
 
 def _authored_lesson(request: AuthedRequest, pk: int) -> Lesson:
     lesson = get_object_or_404(Lesson.objects.select_related("module__run__course"), pk=pk)
-    if not selectors.can_edit_run(request.user, lesson.module.run_id):
+    if not selectors.can_author_run(request.user, lesson.module.run_id):
         raise Http404
     return lesson
 
@@ -565,7 +565,7 @@ def _direction(request: HttpRequest) -> int:
 def content_edit(request: AuthedRequest, pk: int) -> HttpResponse:
     """The run's outline for its staff: modules and lessons, add, rename, reorder, delete, copy
     from an earlier run."""
-    run = _edited_run(request, pk)
+    run = _authored_run(request, pk)
     module_form = ModuleForm(prefix="module")
     sources = authoring.content_sources(request.user, run)
     copy_form = CopyContentForm(sources=sources, prefix="copy")
@@ -599,7 +599,7 @@ def content_edit(request: AuthedRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def content_copy(request: AuthedRequest, pk: int) -> HttpResponse:
-    run = _edited_run(request, pk)
+    run = _authored_run(request, pk)
     form = CopyContentForm(
         request.POST, sources=authoring.content_sources(request.user, run), prefix="copy"
     )
@@ -784,7 +784,7 @@ def attachment_upload(request: AuthedRequest, pk: int) -> HttpResponse:
 @require_POST
 def attachment_remove(request: AuthedRequest, pk: int) -> HttpResponse:
     attachment = get_object_or_404(Attachment.objects.select_related("lesson__module"), pk=pk)
-    if not selectors.can_edit_run(request.user, attachment.lesson.module.run_id):
+    if not selectors.can_author_run(request.user, attachment.lesson.module.run_id):
         raise Http404
     authoring.attachment_delete(actor=request.user, attachment=attachment)
     messages.success(request, _("File “%(name)s” removed.") % {"name": attachment.name})
@@ -799,7 +799,7 @@ def run_settings(request: AuthedRequest, pk: int) -> HttpResponse:
     """Seats, invite codes and the grading policy of a run, for those who may edit it
     (instructors, and TAs an instructor granted it); instructors also grant TAs editing here.
     Dates and audience are the operators', in Django admin."""
-    run = _edited_run(request, pk)
+    run = _authored_run(request, pk)
     capacity_form = CapacityForm(initial={"capacity": run.capacity}, prefix="seats")
     invite_form = InviteCodeForm(prefix="invite")
     policy_form = PassMarkForm(initial={"pass_mark": run.pass_mark}, prefix="policy")
@@ -927,7 +927,7 @@ def _category_changes(formset: forms.BaseFormSet) -> list[services.CategoryChang
 @require_POST
 def invite_code_deactivate(request: AuthedRequest, pk: int) -> HttpResponse:
     invite = get_object_or_404(InviteCode.objects.select_related("run"), pk=pk)
-    if not selectors.can_edit_run(request.user, invite.run_id):
+    if not selectors.can_author_run(request.user, invite.run_id):
         raise Http404
     services.invite_code_deactivate(invite=invite, actor=request.user)
     messages.success(request, _("Invite code %(code)s no longer works.") % {"code": invite.code})

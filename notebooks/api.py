@@ -26,6 +26,7 @@ from academy.limits import JSONParser  # too deeply nested JSON is a 400
 from academy.models import User
 from academy.typing import authed_user
 from courses.models import CourseRun, GradingCategory
+from courses.selectors import can_author_run, can_teach_run
 
 from . import selectors, services
 from .forms import notebook_too_big
@@ -155,7 +156,9 @@ class LabViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["get", "post"], parser_classes=[MultiPartParser, FormParser])
     def versions(self, request: Request, pk: str | None = None) -> Response:
         lab = self.get_object()
-        if not selectors.can_manage_run(authed_user(request), lab.run_id):
+        # every staff member reads the versions (as on the lab's page); uploading is authoring
+        may = can_teach_run if request.method == "GET" else can_author_run
+        if not may(authed_user(request), lab.run_id):
             raise Http404
         if request.method == "GET":
             return Response(LabVersionSerializer(lab.versions.all(), many=True).data)
@@ -174,7 +177,7 @@ class LabViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["post"], parser_classes=[JSONParser, FormParser])
     def release(self, request: Request, pk: str | None = None) -> Response:
         lab = self.get_object()
-        if not selectors.can_manage_run(authed_user(request), lab.run_id):
+        if not can_author_run(authed_user(request), lab.run_id):
             raise Http404
         payload = request.data if isinstance(request.data, Mapping) else None
         if payload is None:
@@ -193,7 +196,7 @@ class LabViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["post"])
     def regrade(self, request: Request, pk: str | None = None) -> Response:
         lab = self.get_object()
-        if not selectors.can_manage_run(authed_user(request), lab.run_id):
+        if not can_author_run(authed_user(request), lab.run_id):
             raise Http404
         return Response(
             {"queued": services.lab_regrade(actor=authed_user(request), lab=lab)},
@@ -304,7 +307,7 @@ class SubmissionViewSet(
     @action(detail=True, methods=["post"], parser_classes=[JSONParser, FormParser])
     def grades(self, request: Request, pk: str | None = None) -> Response:
         sub = self.get_object()
-        if not selectors.can_grade_run(authed_user(request), sub.lab.run_id):
+        if not can_teach_run(authed_user(request), sub.lab.run_id):
             raise Http404
         ser = ManualGradeInputSerializer(data=request.data)
         ser.is_valid(raise_exception=True)
@@ -316,7 +319,7 @@ class SubmissionViewSet(
     @action(detail=True, methods=["post"])
     def regrade(self, request: Request, pk: str | None = None) -> Response:
         sub = self.get_object()
-        if not selectors.can_manage_run(authed_user(request), sub.lab.run_id):
+        if not can_author_run(authed_user(request), sub.lab.run_id):
             raise Http404
         sub = services.submission_regrade(actor=authed_user(request), submission=sub)
         return Response(SubmissionSerializer(sub).data, status=status.HTTP_202_ACCEPTED)

@@ -2,9 +2,9 @@
 
 Who sees what:
 - operators: everything;
-- course staff (instructors and TAs of a run, ``CourseStaff``): the run's labs, versions and
-  every submission; instructors also manage the labs (and TAs an instructor granted editing,
-  ``CourseStaff.can_edit``), TAs grade;
+- course staff (instructors and TAs of a run, ``courses.selectors.can_teach_run``): the run's
+  labs, versions and every submission, and grading; changing labs is ``can_author_run``'s
+  (instructors, and TAs an instructor granted editing);
 - students: released labs of runs they are (or were) actively enrolled in, and only their own
   submissions;
 - institution admins: read-only over their institution's students' submissions; "their
@@ -27,44 +27,14 @@ from django.utils import timezone
 from academy.models import User
 from academy.selectors import admin_institution_ids, is_operator
 from courses.grading import GradeResult, Item, course_grade
-from courses.models import CourseRun, CourseStaff, Enrolment, EnrolmentState, StaffRole
+from courses.models import CourseRun, Enrolment, EnrolmentState
+from courses.selectors import can_author_run, can_teach_run, staff_run_ids
 
 from . import gradebook as gb
 from . import grading
 from .models import Extension, FeedbackRelease, Lab, ManualGrade, Submission, SubmissionStatus
 
 LEARNING_STATES = [EnrolmentState.ACTIVE, EnrolmentState.COMPLETED]
-
-
-def _staff_roles(user: User) -> dict[int, bool]:
-    """run id -> whether the user may edit that run's labs, for the runs they teach."""
-    if not user.is_authenticated:
-        return {}
-    cached = getattr(user, "_notebooks_staff_roles", None)
-    if cached is None:
-        cached = {
-            run_id: role == StaffRole.INSTRUCTOR or can_edit
-            for run_id, role, can_edit in CourseStaff.objects.filter(user=user).values_list(
-                "run_id", "role", "can_edit"
-            )
-        }
-        user._notebooks_staff_roles = cached  # type: ignore[attr-defined]
-    return cached
-
-
-def staff_run_ids(user: User) -> set[int]:
-    return set(_staff_roles(user))
-
-
-def can_manage_run(user: User, run_id: int) -> bool:
-    """Create and edit labs, upload versions, release, regrade: instructors of the run, and
-    teaching assistants an instructor granted editing."""
-    return is_operator(user) or _staff_roles(user).get(run_id, False)
-
-
-def can_grade_run(user: User, run_id: int) -> bool:
-    """Grade by hand, see every submission: any staff of the run."""
-    return is_operator(user) or run_id in _staff_roles(user)
 
 
 def runs_for_staff(user: User) -> QuerySet[CourseRun]:
@@ -94,16 +64,18 @@ def lab_for(user: User, pk: int) -> Lab:
     return lab
 
 
-def managed_lab(user: User, pk: int) -> Lab:
+def lab_for_author(user: User, pk: int) -> Lab:
+    """A lab the user may change (``can_author_run``); ``Lab.DoesNotExist`` otherwise."""
     lab = lab_for(user, pk)
-    if not can_manage_run(user, lab.run_id):
+    if not can_author_run(user, lab.run_id):
         raise Lab.DoesNotExist
     return lab
 
 
-def graded_lab(user: User, pk: int) -> Lab:
+def lab_for_teacher(user: User, pk: int) -> Lab:
+    """A lab the user may grade and see every submission of (``can_teach_run``)."""
     lab = lab_for(user, pk)
-    if not can_grade_run(user, lab.run_id):
+    if not can_teach_run(user, lab.run_id):
         raise Lab.DoesNotExist
     return lab
 
@@ -169,7 +141,7 @@ def feedback(submission: Submission, viewer: User | None = None) -> list[Feedbac
     run = submission.latest_run
     if run is None:
         return []
-    staff = viewer is not None and can_grade_run(viewer, submission.lab.run_id)
+    staff = viewer is not None and can_teach_run(viewer, submission.lab.run_id)
     student_view = grading.student_view_of_result(run.cells)
     manual = {m.grade_id: m for m in submission.manual_grades.all()}
     cells = []
@@ -298,7 +270,7 @@ def gradebook(user: User, run_id: int, *, cohort_id: int | None = None) -> Grade
     if run is None:
         raise CourseRun.DoesNotExist
     admin_of = admin_institution_ids(user)
-    if not can_grade_run(user, run_id) and not admin_of:
+    if not can_teach_run(user, run_id) and not admin_of:
         raise CourseRun.DoesNotExist
     labs = list(Lab.objects.filter(run=run).select_related("category").order_by("due_at", "id"))
     enrolments = (
@@ -308,7 +280,7 @@ def gradebook(user: User, run_id: int, *, cohort_id: int | None = None) -> Grade
     )
     if cohort_id:
         enrolments = enrolments.filter(cohort_id=cohort_id)
-    if not can_grade_run(user, run_id):
+    if not can_teach_run(user, run_id):
         enrolments = enrolments.filter(user__memberships__institution_id__in=admin_of).distinct()
         if not enrolments.exists():
             raise CourseRun.DoesNotExist

@@ -29,6 +29,7 @@ from academy.audit import audit
 from academy.jobs import enqueue
 from academy.models import User
 from courses.models import CourseRun, Enrolment
+from courses.selectors import can_author_run, can_teach_run
 
 from . import grading
 from .models import (
@@ -44,7 +45,7 @@ from .models import (
     SubmissionSource,
     SubmissionStatus,
 )
-from .selectors import LEARNING_STATES, can_grade_run, can_manage_run
+from .selectors import LEARNING_STATES
 
 log = logging.getLogger(__name__)
 
@@ -142,7 +143,7 @@ def _check_lab_fields(lab: Lab) -> None:
 
 
 def lab_create(*, actor: User, run: CourseRun, **fields: Any) -> Lab:
-    _require(can_manage_run(actor, run.pk))
+    _require(can_author_run(actor, run.pk))
     unknown = set(fields) - LAB_FIELDS
     if unknown:
         raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}")
@@ -155,7 +156,7 @@ def lab_create(*, actor: User, run: CourseRun, **fields: Any) -> Lab:
 
 
 def lab_update(*, actor: User, lab: Lab, **fields: Any) -> Lab:
-    _require(can_manage_run(actor, lab.run_id))
+    _require(can_author_run(actor, lab.run_id))
     unknown = set(fields) - LAB_FIELDS
     if unknown:
         raise ValidationError(f"Unknown fields: {', '.join(sorted(unknown))}")
@@ -174,7 +175,7 @@ def lab_version_upload(*, actor: User, lab: Lab, content: bytes) -> LabVersion:
 
     The grader validates it first; when invalid, NotebookRejected carries every per-cell error
     and nothing is stored."""
-    _require(can_manage_run(actor, lab.run_id))
+    _require(can_author_run(actor, lab.run_id))
     try:
         warnings = grading.validate(content, max_bytes=_max_bytes())
         student = grading.release(content).encode()
@@ -206,7 +207,7 @@ def lab_version_upload(*, actor: User, lab: Lab, content: bytes) -> LabVersion:
 def lab_release(*, actor: User, lab: Lab, version: LabVersion | None = None) -> Lab:
     """Give students a version (the latest by default).  Re-releasing a fixed version is how
     a test is corrected; regrade afterwards to apply it to earlier submissions."""
-    _require(can_manage_run(actor, lab.run_id))
+    _require(can_author_run(actor, lab.run_id))
     version = version or lab.versions.order_by("-number").first()
     if version is None or version.lab_id != lab.pk:
         raise ValidationError(_("Upload a source notebook before releasing the lab."))
@@ -219,7 +220,7 @@ def lab_release(*, actor: User, lab: Lab, version: LabVersion | None = None) -> 
 
 
 def lab_data_file_add(*, actor: User, lab: Lab, name: str, content: bytes) -> LabDataFile:
-    _require(can_manage_run(actor, lab.run_id))
+    _require(can_author_run(actor, lab.run_id))
     safe = Path(name).name
     if not safe or safe.startswith(".") or safe.endswith(".ipynb"):
         raise ValidationError({"name": _("Give the data file a plain name (not a notebook).")})
@@ -233,7 +234,7 @@ def lab_data_file_add(*, actor: User, lab: Lab, name: str, content: bytes) -> La
 
 
 def extension_grant(*, actor: User, lab: Lab, student: User, due_at: datetime) -> Extension:
-    _require(can_manage_run(actor, lab.run_id))
+    _require(can_author_run(actor, lab.run_id))
     with transaction.atomic():
         ext, _created = Extension.objects.update_or_create(
             lab=lab, student=student, defaults={"due_at": due_at, "granted_by": actor}
@@ -319,7 +320,7 @@ def submission_create(
 
 def submission_regrade(*, actor: User, submission: Submission) -> Submission:
     """Grade again (with the lab's released version), keeping the earlier runs as history."""
-    _require(can_manage_run(actor, submission.lab.run_id))
+    _require(can_author_run(actor, submission.lab.run_id))
     with transaction.atomic():
         Submission.objects.filter(pk=submission.pk).update(
             grading_number=F("grading_number") + 1,
@@ -333,7 +334,7 @@ def submission_regrade(*, actor: User, submission: Submission) -> Submission:
 
 
 def lab_regrade(*, actor: User, lab: Lab) -> int:
-    _require(can_manage_run(actor, lab.run_id))
+    _require(can_author_run(actor, lab.run_id))
     with transaction.atomic():
         subs = Submission.objects.select_for_update().filter(lab=lab)
         subs.update(
@@ -528,7 +529,7 @@ def _rescore(sub: Submission) -> None:
 def manual_grade_save(
     *, actor: User, submission: Submission, grade_id: str, score: Decimal, comment: str = ""
 ) -> ManualGrade:
-    _require(can_grade_run(actor, submission.lab.run_id))
+    _require(can_teach_run(actor, submission.lab.run_id))
     with transaction.atomic():
         sub = Submission.objects.select_for_update().get(pk=submission.pk)
         run = sub.latest_run
@@ -566,7 +567,7 @@ def manual_grade_save(
 
 def lab_feedback_release(*, actor: User, lab: Lab) -> int:
     """Release the feedback of every graded submission of the lab (and of later ones)."""
-    _require(can_manage_run(actor, lab.run_id))
+    _require(can_author_run(actor, lab.run_id))
     with transaction.atomic():
         n = Submission.objects.filter(lab=lab, feedback_released=False).update(
             feedback_released=True

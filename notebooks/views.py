@@ -16,8 +16,8 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from academy.exports import csv_row
 from academy.files import serve_user_file
-from academy.selectors import is_operator
 from academy.typing import AuthedRequest
+from courses.selectors import can_author_run, can_teach_run
 
 from . import selectors, services
 from .forms import LabForm, ManualGradeForm, NotebookUploadForm
@@ -30,18 +30,18 @@ from .models import Lab, LabVersion
 @login_required
 def lab_list(request: AuthedRequest) -> HttpResponse:
     labs = selectors.labs_for(request.user).order_by("run__starts_at", "due_at")
-    staff = selectors.staff_run_ids(request.user)
-    managed = [lab for lab in labs if is_operator(request.user) or lab.run_id in staff]
+    managed = [lab for lab in labs if can_teach_run(request.user, lab.run_id)]
     learning = [lab for lab in labs if lab not in managed]
+    runs = list(selectors.runs_for_staff(request.user))
     return render(
         request,
         "notebooks/lab_list.html",
         {
             "managed": managed,
             "learning": learning,
-            "runs": selectors.runs_for_staff(request.user).filter(pk__in=staff)
-            if not is_operator(request.user)
-            else selectors.runs_for_staff(request.user),
+            "runs": runs,
+            # "New lab" only where the user may create one (not a TA without editing)
+            "authored": {run.pk for run in runs if can_author_run(request.user, run.pk)},
         },
     )
 
@@ -52,12 +52,12 @@ def lab_edit(
     request: AuthedRequest, run_id: int | None = None, pk: int | None = None
 ) -> HttpResponse:
     if pk is not None:
-        lab: Lab | None = selectors.managed_lab(request.user, pk)
+        lab: Lab | None = selectors.lab_for_author(request.user, pk)
         run = lab.run  # type: ignore[union-attr]
     else:
         lab = None
         run = get_object_or_404(selectors.runs_for_staff(request.user), pk=run_id)
-        if not selectors.can_manage_run(request.user, run.pk):
+        if not can_author_run(request.user, run.pk):
             raise Http404
     form = LabForm(request.POST or None, instance=lab, run=run)
     if request.method == "POST" and form.is_valid():
@@ -78,7 +78,7 @@ def lab_edit(
 @login_required
 def lab_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     lab = selectors.lab_for(request.user, pk)
-    if selectors.can_grade_run(request.user, lab.run_id):
+    if can_teach_run(request.user, lab.run_id):
         return _lab_staff(request, lab, upload_form=NotebookUploadForm())
     return _lab_student(request, lab, NotebookUploadForm())
 
@@ -106,7 +106,7 @@ def _lab_staff(
             "versions": lab.versions.select_related("created_by"),
             "submissions": subs,
             "counts": counts,
-            "can_manage": selectors.can_manage_run(request.user, lab.run_id),
+            "can_author": can_author_run(request.user, lab.run_id),
             "queue_size": len(selectors.manual_queue(lab)),
         },
         status=status,
@@ -137,7 +137,7 @@ def _lab_student(
 @login_required
 @require_POST
 def lab_version_upload(request: AuthedRequest, pk: int) -> HttpResponse:
-    lab = selectors.managed_lab(request.user, pk)
+    lab = selectors.lab_for_author(request.user, pk)
     form = NotebookUploadForm(request.POST, request.FILES)
     if form.is_valid():
         try:
@@ -154,7 +154,8 @@ def lab_version_upload(request: AuthedRequest, pk: int) -> HttpResponse:
 
 
 def _version(request: AuthedRequest, pk: int, number: int) -> LabVersion:
-    lab = selectors.managed_lab(request.user, pk)
+    """A version to read: any staff of the run (a TA grading needs the source)."""
+    lab = selectors.lab_for_teacher(request.user, pk)
     return get_object_or_404(LabVersion, lab=lab, number=number)
 
 
@@ -201,7 +202,7 @@ def lab_version_download(request: AuthedRequest, pk: int, number: int, kind: str
 @login_required
 @require_POST
 def lab_release(request: AuthedRequest, pk: int) -> HttpResponse:
-    lab = selectors.managed_lab(request.user, pk)
+    lab = selectors.lab_for_author(request.user, pk)
     number = request.POST.get("version")
     version = lab.versions.filter(number=number).first() if number else None
     try:
@@ -257,7 +258,7 @@ def lab_submit(request: AuthedRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def lab_regrade(request: AuthedRequest, pk: int) -> HttpResponse:
-    lab = selectors.managed_lab(request.user, pk)
+    lab = selectors.lab_for_author(request.user, pk)
     n = services.lab_regrade(actor=request.user, lab=lab)
     messages.success(request, _("%(n)d submissions queued for regrading.") % {"n": n})
     return redirect("lab-detail", pk=lab.pk)
@@ -266,7 +267,7 @@ def lab_regrade(request: AuthedRequest, pk: int) -> HttpResponse:
 @login_required
 @require_POST
 def lab_feedback_release(request: AuthedRequest, pk: int) -> HttpResponse:
-    lab = selectors.managed_lab(request.user, pk)
+    lab = selectors.lab_for_author(request.user, pk)
     services.lab_feedback_release(actor=request.user, lab=lab)
     messages.success(request, _("Feedback released to students."))
     return redirect("lab-detail", pk=lab.pk)
@@ -290,7 +291,7 @@ def submission_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             "runs": sub.runs.select_related("lab_version")
             if sub.student_id != request.user.pk
             else [],
-            "can_manage": selectors.can_manage_run(request.user, sub.lab.run_id),
+            "can_author": can_author_run(request.user, sub.lab.run_id),
         },
     )
 
@@ -312,7 +313,7 @@ def submission_download(request: AuthedRequest, pk: int) -> FileResponse:
 @require_POST
 def submission_regrade(request: AuthedRequest, pk: int) -> HttpResponse:
     sub = selectors.submission_for(request.user, pk)
-    if not selectors.can_manage_run(request.user, sub.lab.run_id):
+    if not can_author_run(request.user, sub.lab.run_id):
         raise Http404
     services.submission_regrade(actor=request.user, submission=sub)
     messages.success(request, _("Queued for regrading."))
@@ -326,7 +327,7 @@ def submission_regrade(request: AuthedRequest, pk: int) -> HttpResponse:
 @require_http_methods(["GET", "POST"])
 def lab_grading(request: AuthedRequest, pk: int) -> HttpResponse:
     """The manual grading queue: one answer at a time, with the notebook around it."""
-    lab = selectors.graded_lab(request.user, pk)
+    lab = selectors.lab_for_teacher(request.user, pk)
     queue = selectors.manual_queue(lab)
     try:
         index = max(0, min(int(request.GET.get("i", 0)), len(queue) - 1))

@@ -1,9 +1,10 @@
 """Reads of lab sessions and GPU usage, scoped to the acting user.
 
-Who sees what: a session, its owner and the graders of its run (operators included); a run's GPU
-burn-down, the run's graders and operators (everything) and institution admins (their own
-people, and their institutions' cohorts only).  What a user may not see is reported as not
-found (``None`` or ``DoesNotExist``), never as an HTTP error: pages and the API decide the answer.
+Who sees what: a session, its owner and the staff of its run (``can_teach_run``, operators
+included); a run's GPU burn-down, the run's staff and operators (everything) and institution
+admins (their own people, and their institutions' cohorts only).  What a user may not see is
+reported as not found (``None`` or ``DoesNotExist``), never as an HTTP error: pages and the API
+decide the answer.
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from django.db.models.functions import TruncDate
 from django.utils.translation import gettext as _
 
 from academy.models import Membership, User
-from academy.selectors import admin_institution_ids, is_operator
+from academy.selectors import admin_institution_ids
 from courses.models import CourseRun
+from courses.selectors import can_teach_run
 from notebooks.models import Lab
-from notebooks.selectors import can_grade_run
 
 from .models import LIVE_STATES, CohortGpuBudget, GpuUsage, LabSession
 
@@ -35,10 +36,10 @@ def latest_session(user: User, lab: Lab) -> LabSession | None:
 
 
 def session_for(user: User, pk: int) -> LabSession:
-    """A session its owner or a grader of its run may act on; ``LabSession.DoesNotExist``
+    """A session its owner or a staff member of its run may act on; ``LabSession.DoesNotExist``
     otherwise (an outsider learns nothing, not even that it exists)."""
     session = LabSession.objects.select_related("user", "lab", "run").filter(pk=pk).first()
-    if session is None or (session.user_id != user.pk and not can_grade_run(user, session.run_id)):
+    if session is None or (session.user_id != user.pk and not can_teach_run(user, session.run_id)):
         raise LabSession.DoesNotExist
     return session
 
@@ -63,15 +64,15 @@ class BurnDown:
 def gpu_burn_down(user: User, run_id: int) -> BurnDown | None:
     """The run's GPU burn-down as ``user`` may see it, or None when they may see none of it.
 
-    Graders of the run and operators see everything.  An institution admin sees only their own
-    people: those with a membership there (memberships exist only once the person accepted);
-    a cohort stamped on a usage row decides nothing, and other institutions' cohorts are not
-    named.  A constant number of queries whatever the number of sessions (pinned in
+    The run's staff and operators (``can_teach_run``) see everything.  An institution admin
+    sees only their own people: those with a membership there (memberships exist only once the
+    person accepted); a cohort stamped on a usage row decides nothing, and other institutions'
+    cohorts are not named.  A constant number of queries whatever the number of sessions (pinned in
     tests/sessions/test_extend_and_usage.py)."""
     run = CourseRun.objects.select_related("course").filter(pk=run_id).first()
     if run is None:
         return None
-    sees_all = can_grade_run(user, run.pk) or is_operator(user)
+    sees_all = can_teach_run(user, run.pk)  # operators included
     admin_of = admin_institution_ids(user)
     if not sees_all and not admin_of:
         return None

@@ -30,10 +30,11 @@ from academy.audit import audit
 from academy.jobs import enqueue
 from academy.models import Cohort, User
 from courses.models import CourseRun, Enrolment
+from courses.selectors import can_teach_run
 from notebooks.clients.hub import HubError, HubUnavailable, ServerState
 from notebooks.clients.slurm import QueueInfo, SlurmError, extend_job
 from notebooks.models import Lab, SubmissionSource
-from notebooks.selectors import LEARNING_STATES, can_grade_run
+from notebooks.selectors import LEARNING_STATES
 from notebooks.services import submission_create
 
 from . import clients
@@ -163,7 +164,7 @@ def session_open(*, actor: User, lab: Lab) -> LabSession:
     the spawn after commit.  An already live session is returned as it is."""
     run = lab.run
     is_student = Enrolment.objects.filter(run=run, user=actor, state__in=LEARNING_STATES).exists()
-    if not (is_student or can_grade_run(actor, run.pk)):
+    if not (is_student or can_teach_run(actor, run.pk)):
         raise PermissionDenied
     if lab.released_version_id is None:
         raise SessionRefused(_("This lab is not released yet."))
@@ -404,7 +405,7 @@ def connect_url(session: LabSession) -> str:
 
 
 def _can_act(actor: User, session: LabSession) -> bool:
-    return session.user_id == actor.pk or can_grade_run(actor, session.run_id)
+    return session.user_id == actor.pk or can_teach_run(actor, session.run_id)
 
 
 def session_stop(*, actor: User | None, session: LabSession, reason: str = "stopped") -> LabSession:

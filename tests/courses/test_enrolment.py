@@ -167,8 +167,8 @@ def test_more_capacity_promotes_from_the_waitlist(people):
 def test_staff_and_active_enrolment_helpers(people):
     run = CourseRunFactory()
     CourseStaffFactory(run=run, user=people.instructor, role="ta")
-    assert selectors.is_run_staff(people.instructor, run)
-    assert not selectors.is_run_staff(people.student, run)
+    assert run.pk in selectors.staff_run_ids(people.instructor)
+    assert run.pk not in selectors.staff_run_ids(people.student)
     assert selectors.active_enrolment(people.student, run) is None
     e = enrol(run, people.student)
     assert selectors.active_enrolment(people.student, run) == e

@@ -96,7 +96,6 @@ def test_instructor_dashboard(client, people):
             run = CourseRunFactory(policy="approval")
             CourseStaffFactory(run=run, user=people.instructor)
             services.enrolment_request(run=run, user=UserFactory())
-        people.instructor.__dict__.pop("_staff_run_ids", None)
 
     client.force_login(people.instructor)
     # session, user, enrolments, staff runs, runs with counts, admin ids, queue, nav

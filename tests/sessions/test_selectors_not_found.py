@@ -45,7 +45,7 @@ def test_an_outsider_gets_does_not_exist_from_selectors_and_404_from_pages(
     session = services.session_open(actor=lab_setup.student, lab=lab_setup.lab)
     outsider = lab_setup.people.student_b
     with pytest.raises(Lab.DoesNotExist):
-        lab_selectors.managed_lab(lab_setup.student, lab_setup.lab.pk)
+        lab_selectors.lab_for_author(lab_setup.student, lab_setup.lab.pk)
     with pytest.raises(CourseRun.DoesNotExist):
         lab_selectors.gradebook(outsider, lab_setup.run.pk)
     with pytest.raises(LabSession.DoesNotExist):
