@@ -315,3 +315,18 @@ def test_feedback_waits_for_release_when_the_lab_says_so(
     services.lab_feedback_release(actor=course.people.instructor, lab=lab)
     sub = Submission.objects.select_related("lab").get(pk=sub.pk)
     assert selectors.feedback_visible(sub, student)
+
+
+def test_feedback_lists_cells_in_notebook_order(lab, course):  # type: ignore[no-untyped-def]
+    """jsonb keeps no key order: without the stored position PostgreSQL returned bar, baz, foo…
+    for a notebook whose graded cells run foo, bar, baz…; the page showed a cell "run after
+    hidden tests" above the hidden tests themselves."""
+    sub = services.submission_create(
+        actor=course.people.student, lab=lab, content=fixture("submitted-unchanged.ipynb")
+    )
+    services.grading_run_execute(submission_id=sub.pk, number=1)
+    sub.refresh_from_db()
+    notebook_order = [c["grade_id"] for c in lab.released_version.cells]
+    shown = [c.grade_id for c in selectors.feedback(sub, course.people.instructor)]
+    assert shown == [g for g in notebook_order if g in shown]
+    assert len(shown) >= 3
