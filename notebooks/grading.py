@@ -202,7 +202,9 @@ def normalise(raw: dict[str, Any]) -> GradeResult:
     as a GradeResult.  Outputs are kept whole (capped) for the run's staff; a cell without a
     ``withheld`` flag counts as withheld (nothing is shown to a student by default)."""
     cells: dict[str, dict[str, Any]] = {}
-    for gid, cell in (raw.get("cells") or {}).items():
+    # The grader reports cells in notebook order; PostgreSQL's jsonb does not keep key order, so
+    # each cell keeps its position for the pages that list them.
+    for order, (gid, cell) in enumerate((raw.get("cells") or {}).items()):
         cell = _as_dict(cell)
         output = cell.get("output") or ""
         if isinstance(output, list):
@@ -215,6 +217,7 @@ def normalise(raw: dict[str, Any]) -> GradeResult:
             "error": scrub(str(cell.get("error") or "")),
             "hidden": bool(cell.get("hidden", False)),
             "withheld": cell.get("withheld", True) is not False,
+            "order": order,
         }
     outcome = raw.get("outcome") or "ok"
     return GradeResult(

@@ -145,7 +145,9 @@ def feedback(submission: Submission, viewer: User | None = None) -> list[Feedbac
     student_view = grading.student_view_of_result(run.cells)
     manual = {m.grade_id: m for m in submission.manual_grades.all()}
     cells = []
-    for gid, cell in run.cells.items():
+    # Notebook order (runs stored before cells kept their position come in stored order).
+    ordered = sorted(run.cells.items(), key=lambda item: item[1].get("order", len(run.cells)))
+    for gid, cell in ordered:
         m = manual.get(gid)
         seen = student_view[gid]
         cells.append(
