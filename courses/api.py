@@ -8,7 +8,6 @@ from typing import cast
 from django.db.models import Prefetch
 from django.shortcuts import get_object_or_404
 from django.urls import URLPattern
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import mixins, serializers, status, viewsets
@@ -230,11 +229,6 @@ class InviteCodeSerializer(serializers.ModelSerializer):
         fields = ["id", "code", "expires_at", "max_uses", "uses", "is_active", "created_at"]
         read_only_fields = ["id", "uses", "is_active", "created_at"]
         extra_kwargs = {"max_uses": {"min_value": 1}}
-
-    def validate_expires_at(self, value):  # type: ignore[no-untyped-def]
-        if value is not None and value <= timezone.now():
-            raise serializers.ValidationError(_("Choose a time in the future."))
-        return value
 
 
 class CourseRunViewSet(viewsets.ReadOnlyModelViewSet):

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.validators import FileExtensionValidator, MaxValueValidator, MinValueValidator
 from django.db import models
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from academy.models import Cohort, Institution
@@ -271,6 +273,16 @@ class InviteCode(models.Model):
 
     def __str__(self) -> str:
         return self.code
+
+    # The one decision of when a code stops working: enrolment (``services._check_invite_code``)
+    # and the settings page both ask these, so the badge and the refusal agree to the instant.
+    def is_expired(self, now: datetime | None = None) -> bool:
+        """Past its expiry: a code still works at the very instant it expires."""
+        return self.expires_at is not None and self.expires_at < (now or timezone.now())
+
+    @property
+    def is_used_up(self) -> bool:
+        return self.max_uses is not None and self.uses >= self.max_uses
 
 
 def attachment_max_bytes() -> int:

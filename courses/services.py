@@ -129,9 +129,9 @@ def _check_invite_code(run: CourseRun, raw: str) -> InviteCode:
     )
     if code is None:
         raise ValidationError({"invite_code": _("This invite code is not valid for this run.")})
-    if code.expires_at is not None and code.expires_at < timezone.now():
+    if code.is_expired():
         raise ValidationError({"invite_code": _("This invite code has expired.")})
-    if code.max_uses is not None and code.uses >= code.max_uses:
+    if code.is_used_up:
         raise ValidationError({"invite_code": _("This invite code has been used up.")})
     return code
 
@@ -468,6 +468,9 @@ def invite_code_create(
     max_uses: int | None = None,
 ) -> InviteCode:
     _require(selectors.can_author_run(actor, run))
+    # A code born expired is a mistake, whichever interface sent it (page, API, shell).
+    if expires_at is not None and expires_at <= timezone.now():
+        raise ValidationError({"expires_at": _("Choose a time in the future.")})
     invite = InviteCode(
         run=run,
         code=code.strip() or secrets.token_urlsafe(8),

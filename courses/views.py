@@ -846,24 +846,21 @@ def run_settings(request: AuthedRequest, pk: int) -> HttpResponse:
         invite_form = InviteCodeForm(request.POST, prefix="invite")
         if invite_form.is_valid():
             data = invite_form.cleaned_data
-            if data["expires_at"] is not None and data["expires_at"] <= timezone.now():
-                invite_form.add_error("expires_at", _("Choose a time in the future."))
+            try:
+                invite = services.invite_code_create(
+                    run=run,
+                    actor=request.user,
+                    code=data["code"],
+                    expires_at=data["expires_at"],
+                    max_uses=data["max_uses"],
+                )
+            except ValidationError as exc:
+                invite_form.add_error(None, exc)
             else:
-                try:
-                    invite = services.invite_code_create(
-                        run=run,
-                        actor=request.user,
-                        code=data["code"],
-                        expires_at=data["expires_at"],
-                        max_uses=data["max_uses"],
-                    )
-                except ValidationError as exc:
-                    invite_form.add_error(None, exc)
-                else:
-                    messages.success(
-                        request, _("Invite code %(code)s created.") % {"code": invite.code}
-                    )
-                    return redirect("run-settings", pk=run.pk)
+                messages.success(
+                    request, _("Invite code %(code)s created.") % {"code": invite.code}
+                )
+                return redirect("run-settings", pk=run.pk)
         status = 400
     elif request.method == "POST" and request.POST.get("form") == "staff":
         row = run.staff.filter(pk=request.POST.get("staff") or 0).first()
@@ -895,7 +892,6 @@ def run_settings(request: AuthedRequest, pk: int) -> HttpResponse:
             "capacity_form": capacity_form,
             "invite_form": invite_form,
             "invites": run.invite_codes.select_related("created_by").order_by("-created_at"),
-            "now": timezone.now(),
             "counts": selectors.roster_state_counts(run),
             "policy_form": policy_form,
             "categories": categories,

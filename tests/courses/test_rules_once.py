@@ -1,0 +1,100 @@
+"""Issue 10 item 3: each rule is decided once, in the service, selector or model that owns it, and
+every interface (page, API, template) asks that decision instead of re-deriving it."""
+
+from datetime import timedelta
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+from rest_framework.test import APIClient
+
+from courses import services
+from courses.models import InviteCode
+from tests.factories import CourseRunFactory, CourseStaffFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def api():  # type: ignore[no-untyped-def]
+    return APIClient()
+
+
+# --------------------------------------------------------------------------- invite-code expiry
+
+
+@pytest.fixture
+def invite_run(people):  # type: ignore[no-untyped-def]
+    run = CourseRunFactory(capacity=5, policy="invite")
+    CourseStaffFactory(run=run, user=people.instructor)
+    return run
+
+
+def test_the_service_refuses_an_invite_code_that_expires_in_the_past(invite_run, people):
+    for when in (timezone.now() - timedelta(minutes=1), timezone.now() - timedelta(days=400)):
+        with pytest.raises(ValidationError) as refused:
+            services.invite_code_create(run=invite_run, actor=people.instructor, expires_at=when)
+        assert refused.value.message_dict == {"expires_at": ["Choose a time in the future."]}
+    assert not InviteCode.objects.filter(run=invite_run).exists()
+    later = timezone.now() + timedelta(hours=1)
+    invite = services.invite_code_create(run=invite_run, actor=people.instructor, expires_at=later)
+    assert invite.expires_at == later
+
+
+def test_page_and_api_give_the_services_expiry_answer(client, api, invite_run, people):
+    past = timezone.localtime() - timedelta(days=1)
+    client.force_login(people.instructor)
+    response = client.post(
+        f"/runs/{invite_run.pk}/settings/",
+        {
+            "form": "invite",
+            "invite-code": "late",
+            "invite-expires_at": past.strftime("%Y-%m-%dT%H:%M"),
+        },
+    )
+    assert response.status_code == 400
+    assert response.context["invite_form"].errors["expires_at"] == ["Choose a time in the future."]
+
+    api.force_authenticate(people.instructor)
+    response = api.post(
+        f"/api/v1/runs/{invite_run.pk}/invite-codes/",
+        {"code": "late", "expires_at": past.isoformat()},
+        format="json",
+    )
+    assert response.status_code == 400
+    assert response.json() == {"expires_at": ["Choose a time in the future."]}
+    assert not InviteCode.objects.filter(run=invite_run).exists()
+
+
+def test_the_settings_badge_and_enrolment_agree_at_the_instant_of_expiry(
+    client, invite_run, people, monkeypatch
+):
+    """A code works up to and including its expiry instant (the service compares with ``<``);
+    the settings page used to call it expired at that instant (``<=``)."""
+    invite = services.invite_code_create(
+        run=invite_run,
+        actor=people.instructor,
+        code="EDGE-1",
+        expires_at=timezone.now() + timedelta(hours=1),
+    )
+    assert invite.expires_at is not None
+    # Stop the clock exactly at the expiry: page and enrolment then read the same instant.
+    instant = invite.expires_at
+    monkeypatch.setattr(timezone, "now", lambda: instant)
+    client.force_login(people.instructor)
+    body = client.get(f"/runs/{invite_run.pk}/settings/").content.decode()
+    row = body[body.index("EDGE-1") :]
+    row = row[: row.index("</tr>")]
+    assert "Works" in row and "Expired" not in row
+    enrolment = services.enrolment_request(
+        run=invite_run, user=people.student, invite_code="EDGE-1"
+    )
+    assert enrolment.state == "active"
+
+    monkeypatch.setattr(timezone, "now", lambda: instant + timedelta(microseconds=1))
+    body = client.get(f"/runs/{invite_run.pk}/settings/").content.decode()
+    row = body[body.index("EDGE-1") :]
+    assert "Expired" in row[: row.index("</tr>")]
+    with pytest.raises(ValidationError) as refused:
+        services.enrolment_request(run=invite_run, user=people.student_b, invite_code="EDGE-1")
+    assert refused.value.message_dict == {"invite_code": ["This invite code has expired."]}
