@@ -245,6 +245,17 @@ class Enrolment(models.Model):
     def __str__(self) -> str:
         return f"{self.user} in {self.run_id}: {self.state}"
 
+    # Pages and templates ask these rather than listing states themselves.
+    @property
+    def holds_seat(self) -> bool:
+        """Counts against capacity and opens the run's pages (``SEAT_STATES``)."""
+        return self.state in SEAT_STATES
+
+    @property
+    def is_open(self) -> bool:
+        """In the run or on the way in (``OPEN_STATES``): may not request again."""
+        return self.state in OPEN_STATES
+
 
 # Seat-holding states: these count against capacity (``CourseRun.active_count``).
 SEAT_STATES = (EnrolmentState.ACTIVE, EnrolmentState.COMPLETED)

@@ -27,14 +27,15 @@ from django.utils import timezone
 from academy.models import User
 from academy.selectors import admin_institution_ids, is_operator
 from courses.grading import GradeResult, Item, course_grade
-from courses.models import CourseRun, Enrolment, EnrolmentState
+from courses.models import SEAT_STATES, CourseRun, Enrolment
 from courses.selectors import can_author_run, can_teach_run, staff_run_ids
 
 from . import gradebook as gb
 from . import grading
 from .models import Extension, FeedbackRelease, Lab, ManualGrade, Submission, SubmissionStatus
 
-LEARNING_STATES = [EnrolmentState.ACTIVE, EnrolmentState.COMPLETED]
+# A learner works in a run while they hold a seat there: the courses app decides which states.
+LEARNING_STATES = SEAT_STATES
 
 
 def runs_for_staff(user: User) -> QuerySet[CourseRun]:

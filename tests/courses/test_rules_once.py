@@ -9,8 +9,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from courses import services
-from courses.models import InviteCode
-from tests.factories import CourseRunFactory, CourseStaffFactory
+from courses.models import OPEN_STATES, SEAT_STATES, EnrolmentState, InviteCode
+from tests.factories import CourseRunFactory, CourseStaffFactory, EnrolmentFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -98,3 +98,26 @@ def test_the_settings_badge_and_enrolment_agree_at_the_instant_of_expiry(
     with pytest.raises(ValidationError) as refused:
         services.enrolment_request(run=invite_run, user=people.student_b, invite_code="EDGE-1")
     assert refused.value.message_dict == {"invite_code": ["This invite code has expired."]}
+
+
+# --------------------------------------------------------------------------- seat-holding states
+
+
+@pytest.mark.parametrize("state", EnrolmentState.values)
+def test_dashboard_and_course_page_follow_the_models_seat_rule(client, people, state):
+    """Which states hold a seat is ``SEAT_STATES``; the dashboard and the course page show the
+    run's own page (and the green badge) exactly for those, and the enrolment line for the
+    ``OPEN_STATES``, instead of listing states themselves."""
+    enrolment = EnrolmentFactory(user=people.student, state=state)
+    run = enrolment.run
+    assert enrolment.holds_seat == (state in SEAT_STATES)
+    assert enrolment.is_open == (state in OPEN_STATES)
+    client.force_login(people.student)
+    run_link = f'href="/runs/{run.pk}/"'
+
+    dashboard = client.get("/").content.decode()
+    assert (run_link in dashboard) == enrolment.holds_seat
+
+    course_page = client.get(f"/courses/{run.course.code}/").content.decode()
+    assert course_page.count(run_link) == (1 if enrolment.holds_seat else 0)
+    assert ("Your enrolment:" in course_page) == enrolment.is_open
