@@ -38,6 +38,7 @@ from academy.audit import audit
 from academy.models import Institution, Role, User
 from academy.selectors import can_manage_institution
 
+from . import selectors
 from .models import (
     OPEN_STATES,
     BulkUpload,
@@ -200,6 +201,8 @@ def bulk_upload_store(
     """Check the file (nothing is stored when it is bad) and keep it for preview and apply."""
     if not can_manage_institution(actor, institution):
         raise PermissionDenied
+    if not selectors.bulk_fill_runs(institution).filter(pk=run.pk).exists():
+        raise ValidationError({"run": _("This institution may not bulk-enrol people in this run.")})
     data, _lines = read_csv(file, size)
     digest = hashlib.sha256(data).hexdigest()
     upload, _created = BulkUpload.objects.get_or_create(

@@ -46,7 +46,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from academy.access import memo
-from academy.models import Membership, User
+from academy.models import Institution, Membership, User
 from academy.selectors import admin_institution_ids, is_operator, member_institution_ids
 
 from .models import (
@@ -174,6 +174,27 @@ def runs_for(user: User) -> QuerySet[CourseRun]:
     if not user.is_authenticated:
         return qs.none()
     return qs.filter(Q(course__is_published=True) | Q(id__in=staff_run_ids(user)))
+
+
+def bulk_fill_runs(institution: Institution, now: datetime | None = None) -> QuerySet[CourseRun]:
+    """The runs an institution's admin may fill by bulk enrolment, on the page, in the API and in
+    ``bulk.bulk_upload_store``: published, not finished, and open to that institution (public,
+    or restricted to it or to one of its cohorts)."""
+    now = now or timezone.now()
+    return (
+        CourseRun.objects.filter(course__is_published=True, ends_at__gte=now)
+        .filter(
+            Q(is_public=True)
+            | Q(pk__in=CourseRun.objects.filter(allowed_institutions=institution).values("pk"))
+            | Q(
+                pk__in=CourseRun.objects.filter(allowed_cohorts__institution=institution).values(
+                    "pk"
+                )
+            )
+        )
+        .select_related("course")
+        .order_by("course__code", "starts_at")
+    )
 
 
 def _open_now_q(now: datetime, prefix: str = "") -> Q:

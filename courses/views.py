@@ -450,19 +450,10 @@ def _admin_institution(request: AuthedRequest, slug: str) -> Institution:
     return institution
 
 
-def _bulk_runs(institution: Institution):  # type: ignore[no-untyped-def]
-    """Runs an admin may fill: published, not finished."""
-    return (
-        CourseRun.objects.filter(course__is_published=True, ends_at__gte=timezone.now())
-        .select_related("course")
-        .order_by("course__code", "starts_at")
-    )
-
-
 @login_required
 def bulk_enrol(request: AuthedRequest, slug: str) -> HttpResponse:
     institution = _admin_institution(request, slug)
-    runs = _bulk_runs(institution)
+    runs = selectors.bulk_fill_runs(institution)
     error = ""
     if request.method == "POST":
         run = runs.filter(pk=request.POST.get("run") or 0).first()

@@ -1,15 +1,17 @@
 """Issue 10 item 3: each rule is decided once, in the service, selector or model that owns it, and
 every interface (page, API, template) asks that decision instead of re-deriving it."""
 
+import io
 from datetime import timedelta
 
 import pytest
 from django.core.exceptions import ValidationError
+from django.core.files.uploadedfile import SimpleUploadedFile
 from django.utils import timezone
 from rest_framework.test import APIClient
 
-from courses import services
-from courses.models import OPEN_STATES, SEAT_STATES, EnrolmentState, InviteCode
+from courses import bulk, selectors, services
+from courses.models import OPEN_STATES, SEAT_STATES, BulkUpload, EnrolmentState, InviteCode
 from tests.factories import CourseRunFactory, CourseStaffFactory, EnrolmentFactory
 
 pytestmark = pytest.mark.django_db
@@ -121,3 +123,94 @@ def test_dashboard_and_course_page_follow_the_models_seat_rule(client, people, s
     course_page = client.get(f"/courses/{run.course.code}/").content.decode()
     assert course_page.count(run_link) == (1 if enrolment.holds_seat else 0)
     assert ("Your enrolment:" in course_page) == enrolment.is_open
+
+
+# --------------------------------------------------------------------------- bulk-fill runs
+
+CSV = b"email,first_name,last_name,cohort\nnew@example.org,Nova,Newcomer,\n"
+
+
+@pytest.fixture
+def bulk_runs(people):  # type: ignore[no-untyped-def]
+    """Runs around institution A: the ones A's admin may fill, and the ones they may not."""
+    now = timezone.now()
+    open_ = CourseRunFactory(title="public open")
+    upcoming = CourseRunFactory(
+        title="public upcoming",
+        enrolment_opens_at=now + timedelta(days=3),
+        enrolment_closes_at=now + timedelta(days=9),
+    )
+    for_a = CourseRunFactory(title="for A", is_public=False)
+    for_a.allowed_institutions.add(people.inst_a)
+    for_cohort_a = CourseRunFactory(title="for a cohort of A", is_public=False)
+    for_cohort_a.allowed_cohorts.add(people.cohort_a)
+    for_b = CourseRunFactory(title="for B only", is_public=False)
+    for_b.allowed_institutions.add(people.inst_b)
+    finished = CourseRunFactory(
+        title="finished",
+        enrolment_opens_at=now - timedelta(days=90),
+        enrolment_closes_at=now - timedelta(days=80),
+        starts_at=now - timedelta(days=70),
+        ends_at=now - timedelta(days=1),
+    )
+    unpublished = CourseRunFactory(title="draft course", course__is_published=False)
+    return (open_, upcoming, for_a, for_cohort_a), (for_b, finished, unpublished)
+
+
+def test_one_selector_decides_the_runs_an_admin_may_bulk_fill(bulk_runs, people):
+    allowed, refused = bulk_runs
+    assert set(selectors.bulk_fill_runs(people.inst_a)) == set(allowed)
+    for run in refused:
+        with pytest.raises(ValidationError) as error:
+            bulk.bulk_upload_store(
+                actor=people.admin_a,
+                institution=people.inst_a,
+                run=run,
+                file=io.BytesIO(CSV),
+                size=len(CSV),
+            )
+        assert list(error.value.message_dict) == ["run"]
+    assert not BulkUpload.objects.exists()
+
+
+def test_the_bulk_page_offers_only_the_institutions_runs(client, bulk_runs, people):
+    """The page used to offer every published unfinished run, whatever the institution."""
+    allowed, refused = bulk_runs
+    client.force_login(people.admin_a)
+    response = client.get("/institutions/uni-a/bulk-enrol/")
+    assert set(response.context["runs"]) == set(allowed)
+    for run in refused:
+        response = client.post(
+            "/institutions/uni-a/bulk-enrol/",
+            {"run": run.pk, "file": SimpleUploadedFile("list.csv", CSV)},
+        )
+        assert response.status_code == 400 and "Choose a run." in response.content.decode()
+    for run in allowed:
+        response = client.post(
+            "/institutions/uni-a/bulk-enrol/",
+            {"run": run.pk, "file": SimpleUploadedFile("list.csv", CSV)},
+        )
+        assert response.status_code == 302, run.title
+    assert {u.run for u in BulkUpload.objects.all()} == set(allowed)
+
+
+def test_the_bulk_api_refuses_the_runs_the_page_refuses(api, bulk_runs, people):
+    """The API used to accept any run its caller could see, finished ones included."""
+    allowed, refused = bulk_runs
+    api.force_authenticate(people.admin_a)
+    for run in refused:
+        response = api.post(
+            "/api/v1/bulk-enrolments/",
+            {"institution": "uni-a", "run": run.pk, "file": SimpleUploadedFile("l.csv", CSV)},
+            format="multipart",
+        )
+        assert response.status_code == 400, (run.title, response.content)
+        assert "run" in response.json()
+    for run in allowed:
+        response = api.post(
+            "/api/v1/bulk-enrolments/",
+            {"institution": "uni-a", "run": run.pk, "file": SimpleUploadedFile("l.csv", CSV)},
+            format="multipart",
+        )
+        assert response.status_code == 201, (run.title, response.content)
+    assert {u.run for u in BulkUpload.objects.all()} == set(allowed)

@@ -10,11 +10,12 @@ import io
 from datetime import timedelta
 
 import pytest
+from django.core.exceptions import ValidationError
 from django.test import Client
 from django.utils import timezone
 
 from courses import bulk, services
-from courses.models import Enrolment
+from courses.models import CourseRun, Enrolment
 from tests.factories import CourseRunFactory, CourseStaffFactory
 
 pytestmark = pytest.mark.django_db
@@ -75,13 +76,20 @@ def test_an_admin_cannot_bulk_enrol_themselves_into_an_approval_only_run(people)
 
 def test_bulk_enrolment_into_a_finished_run_is_refused(people):
     now = timezone.now()
-    run = CourseRunFactory(
-        enrolment_opens_at=now - timedelta(days=60),
-        enrolment_closes_at=now - timedelta(days=40),
-        starts_at=now - timedelta(days=30),
-        ends_at=now - timedelta(days=1),
-    )
+    finished = {
+        "enrolment_opens_at": now - timedelta(days=60),
+        "enrolment_closes_at": now - timedelta(days=40),
+        "starts_at": now - timedelta(days=30),
+        "ends_at": now - timedelta(days=1),
+    }
+    # A finished run takes no new upload at all ...
+    with pytest.raises(ValidationError):
+        _bulk(people, CourseRunFactory(**finished), f"{people.student.email},S,T,\n")
+    # ... and an upload kept while the run was open changes nothing once it has finished.
+    run = CourseRunFactory()
     upload = _bulk(people, run, f"{people.student.email},S,T,\n")
+    CourseRun.objects.filter(pk=run.pk).update(**finished)
+    upload.run.refresh_from_db()
     (line,) = bulk.bulk_preview(upload=upload, actor=people.admin_a)
     assert line.is_error
     bulk.bulk_apply(upload=upload, actor=people.admin_a)
