@@ -25,7 +25,6 @@ from academy.typing import authed_user
 from . import authoring, bulk, selectors, services
 from .markdown import render_markdown
 from .models import (
-    SEAT_STATES,
     BulkUpload,
     Course,
     CourseRun,
@@ -458,19 +457,8 @@ class LessonSerializer(serializers.ModelSerializer):
         return str(render_markdown(lesson.body))
 
 
-def _content_runs(user) -> list[int] | None:  # type: ignore[no-untyped-def]
-    """Runs whose content the user may read (None: all, for operators)."""
-    if people.is_operator(user):
-        return None
-    seats = Enrolment.objects.filter(user=user, state__in=SEAT_STATES).values_list(
-        "run_id", flat=True
-    )
-    return [*selectors.staff_run_ids(user), *seats]
-
-
 def _scoped(queryset, user, field: str):  # type: ignore[no-untyped-def]
-    runs = _content_runs(user)
-    return queryset if runs is None else queryset.filter(**{f"{field}__in": runs})
+    return queryset.filter(**{f"{field}__in": selectors.content_runs(user)})
 
 
 class MoveSerializer(serializers.Serializer):

@@ -148,10 +148,28 @@ def has_active_enrolment(user: User, run: CourseRun | int) -> bool:
     return active_enrolment(user, run) is not None
 
 
-def can_view_content(user: User, run: CourseRun) -> bool:
+def _seats(user: User) -> QuerySet[Enrolment]:
+    return Enrolment.objects.filter(user=user, state__in=SEAT_STATES)
+
+
+def content_runs(user: User) -> QuerySet[CourseRun]:
+    """The runs whose modules and lessons the user may read: the run's staff and operators
+    (``can_teach_run``) and people holding a seat.  The API's lists filter by it; a single run is
+    asked with :func:`can_view_content`, the same rule."""
+    if is_operator(user):
+        return CourseRun.objects.all()
+    if not user.is_authenticated:
+        return CourseRun.objects.none()
+    return CourseRun.objects.filter(
+        Q(pk__in=staff_run_ids(user)) | Q(pk__in=_seats(user).values("run_id"))
+    )
+
+
+def can_view_content(user: User, run: CourseRun | int) -> bool:
+    # The staff half is answered from the per-user cache, without a query.
     if can_teach_run(user, run):
         return True
-    return Enrolment.objects.filter(run=run, user=user, state__in=SEAT_STATES).exists()
+    return user.is_authenticated and _seats(user).filter(run=_run_id(run)).exists()
 
 
 # --------------------------------------------------------------------------- catalogue

@@ -12,7 +12,14 @@ from rest_framework.test import APIClient
 
 from courses import bulk, selectors, services
 from courses.models import OPEN_STATES, SEAT_STATES, BulkUpload, EnrolmentState, InviteCode
-from tests.factories import CourseRunFactory, CourseStaffFactory, EnrolmentFactory
+from tests.factories import (
+    CourseRunFactory,
+    CourseStaffFactory,
+    EnrolmentFactory,
+    LessonFactory,
+    ModuleFactory,
+    UserFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -214,3 +221,37 @@ def test_the_bulk_api_refuses_the_runs_the_page_refuses(api, bulk_runs, people):
         )
         assert response.status_code == 201, (run.title, response.content)
     assert {u.run for u in BulkUpload.objects.all()} == set(allowed)
+
+
+# --------------------------------------------------------------------------- content visibility
+
+
+@pytest.mark.parametrize("state", [*EnrolmentState.values, None])
+def test_page_and_api_read_content_by_the_same_rule(client, api, people, state):
+    """Content is for the run's staff and operators and for people holding a seat: the run page
+    (``can_view_content``) and the API's module and lesson lists (``content_runs``) agree."""
+    run = CourseRunFactory()
+    module = ModuleFactory(run=run)
+    lesson = LessonFactory(module=module)
+    other_lesson = LessonFactory(module=ModuleFactory())  # another run's: operators only
+    if state is not None:
+        EnrolmentFactory(run=run, user=people.student, state=state)
+    ta = UserFactory()
+    CourseStaffFactory(run=run, user=ta, role="ta")
+    for user, may in (
+        (people.student, state in SEAT_STATES),
+        (ta, True),
+        (people.operator, True),
+        (people.outsider, False),
+    ):
+        assert selectors.can_view_content(user, run) == may
+        assert (run in selectors.content_runs(user)) == may
+        client.force_login(user)
+        assert (client.get(f"/runs/{run.pk}/").status_code == 200) == may, user
+        api.force_authenticate(user)
+        modules = api.get("/api/v1/modules/", {"run": run.pk}).json()
+        modules = modules["results"] if isinstance(modules, dict) else modules
+        assert [m["id"] for m in modules] == ([module.pk] if may else []), user
+        assert (api.get(f"/api/v1/lessons/{lesson.pk}/").status_code == 200) == may, user
+        elsewhere = api.get(f"/api/v1/lessons/{other_lesson.pk}/").status_code
+        assert (elsewhere == 200) == (user == people.operator), user
