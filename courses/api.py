@@ -93,14 +93,9 @@ class CourseViewSet(viewsets.ReadOnlyModelViewSet):
     filter_backends: list = []
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
-        p = self.request.query_params
+        filters = selectors.CatalogueFilters.from_query(self.request.query_params)
         return selectors.catalogue(
-            authed_user(self.request),
-            q=p.get("q", "")[:100],
-            sector=p.get("sector", "") if p.get("sector") in Sector.values else "",
-            language=p.get("language", "")[:10],
-            level=p.get("level", "") if p.get("level") in Level.values else "",
-            open_now=p.get("open") in ("1", "true"),
+            authed_user(self.request), **filters.as_kwargs()
         ).prefetch_related("prerequisites")
 
 
@@ -273,14 +268,8 @@ class CourseRunViewSet(viewsets.ReadOnlyModelViewSet):
         run = self.get_object()
         if not selectors.can_teach_run(authed_user(request), run):
             raise PermissionDenied
-        p = request.query_params
-        qs = selectors.roster(
-            run,
-            state=p.get("state", "") if p.get("state") in EnrolmentState.values else "",
-            cohort=int(p["cohort"]) if p.get("cohort", "").isdigit() else None,
-            institution=int(p["institution"]) if p.get("institution", "").isdigit() else None,
-            q=p.get("q", "")[:100],
-        ).select_related("run__course")
+        filters = selectors.RosterFilters.from_query(request.query_params)
+        qs = selectors.roster(run, **filters.as_kwargs()).select_related("run__course")
         page = self.paginate_queryset(qs)
         return self.get_paginated_response(EnrolmentSerializer(page, many=True).data)
 

@@ -26,7 +26,8 @@ Each is computed from one cached read of the user's staff rows (``academy.access
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -60,7 +61,9 @@ from .models import (
     EnrolmentState,
     Lesson,
     LessonCompletion,
+    Level,
     Module,
+    Sector,
     StaffRole,
 )
 
@@ -217,6 +220,58 @@ def bulk_fill_runs(institution: Institution, now: datetime | None = None) -> Que
 
 def _open_now_q(now: datetime, prefix: str = "") -> Q:
     return Q(**{f"{prefix}enrolment_opens_at__lte": now, f"{prefix}enrolment_closes_at__gte": now})
+
+
+# The query-string filters of the catalogue and the roster, parsed once for the page, the CSV
+# export and the API: unknown choices and malformed numbers are ignored, text is trimmed.
+
+
+@dataclass(frozen=True)
+class CatalogueFilters:
+    q: str = ""
+    sector: str = ""
+    language: str = ""
+    level: str = ""
+    open_now: bool = False
+
+    @classmethod
+    def from_query(cls, params: Mapping[str, str]) -> CatalogueFilters:
+        sector, level = params.get("sector", ""), params.get("level", "")
+        return cls(
+            q=params.get("q", "").strip()[:100],
+            sector=sector if sector in Sector.values else "",
+            language=params.get("language", "").strip()[:10],
+            level=level if level in Level.values else "",
+            open_now=params.get("open", "") in ("1", "true"),
+        )
+
+    def as_kwargs(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class RosterFilters:
+    cohort: int | None = None
+    institution: int | None = None
+    state: str = ""
+    q: str = ""
+
+    @classmethod
+    def from_query(cls, params: Mapping[str, str]) -> RosterFilters:
+        def as_int(name: str) -> int | None:
+            value = params.get(name, "")
+            return int(value) if value.isdigit() else None
+
+        state = params.get("state", "")
+        return cls(
+            cohort=as_int("cohort"),
+            institution=as_int("institution"),
+            state=state if state in EnrolmentState.values else "",
+            q=params.get("q", "").strip()[:100],
+        )
+
+    def as_kwargs(self) -> dict[str, Any]:
+        return asdict(self)
 
 
 def catalogue(

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Iterator
-from typing import TypedDict
 
 from django import forms
 from django.contrib import messages
@@ -99,14 +98,6 @@ def dashboard(request: AuthedRequest) -> HttpResponse:
 # --------------------------------------------------------------------------- catalogue
 
 
-class CatalogueFilters(TypedDict):
-    q: str
-    sector: str
-    language: str
-    level: str
-    open_now: bool
-
-
 def _language_name(code: str) -> str:
     """A course language by its name in the reader's language; a code Django does not know
     stays as it is."""
@@ -118,16 +109,8 @@ def _language_name(code: str) -> str:
 
 @login_required
 def catalogue(request: AuthedRequest) -> HttpResponse:
-    filters: CatalogueFilters = {
-        "q": request.GET.get("q", "").strip()[:100],
-        "sector": request.GET.get("sector", "")
-        if request.GET.get("sector") in Sector.values
-        else "",
-        "language": request.GET.get("language", "").strip()[:10],
-        "level": request.GET.get("level", "") if request.GET.get("level") in Level.values else "",
-        "open_now": request.GET.get("open") == "1",
-    }
-    courses = selectors.catalogue(request.user, **filters)
+    filters = selectors.CatalogueFilters.from_query(request.GET)
+    courses = selectors.catalogue(request.user, **filters.as_kwargs())
     page = Paginator(courses, PAGE_SIZE).get_page(request.GET.get("page"))
     query = request.GET.copy()
     query.pop("page", None)
@@ -309,25 +292,11 @@ def teaching(request: AuthedRequest) -> HttpResponse:
     )
 
 
-def _roster_filters(request: HttpRequest) -> dict:
-    def as_int(name: str) -> int | None:
-        value = request.GET.get(name, "")
-        return int(value) if value.isdigit() else None
-
-    state = request.GET.get("state", "")
-    return {
-        "cohort": as_int("cohort"),
-        "institution": as_int("institution"),
-        "state": state if state in EnrolmentState.values else "",
-        "q": request.GET.get("q", "").strip()[:100],
-    }
-
-
 @login_required
 def roster(request: AuthedRequest, pk: int) -> HttpResponse:
     run = _taught_run(request, pk)
-    filters = _roster_filters(request)
-    page = Paginator(selectors.roster(run, **filters), ROSTER_PAGE_SIZE).get_page(
+    filters = selectors.RosterFilters.from_query(request.GET)
+    page = Paginator(selectors.roster(run, **filters.as_kwargs()), ROSTER_PAGE_SIZE).get_page(
         request.GET.get("page")
     )
     cohort_ids = Enrolment.objects.filter(run=run, cohort__isnull=False).values("cohort_id")
@@ -354,7 +323,7 @@ class _Echo:
         return value
 
 
-def roster_rows(run: CourseRun, filters: dict) -> Iterator[str]:
+def roster_rows(run: CourseRun, filters: selectors.RosterFilters) -> Iterator[str]:
     """The roster as CSV lines, read with a server-side cursor in chunks: memory stays flat
     whatever the number of enrolments."""
     writer = csv.writer(_Echo())
@@ -370,7 +339,7 @@ def roster_rows(run: CourseRun, filters: dict) -> Iterator[str]:
             _("requested"),
         ]
     )
-    rows = selectors.roster(run, **filters).values_list(
+    rows = selectors.roster(run, **filters.as_kwargs()).values_list(
         "user__username",
         "user__first_name",
         "user__last_name",
@@ -389,7 +358,8 @@ def roster_rows(run: CourseRun, filters: dict) -> Iterator[str]:
 def roster_export(request: AuthedRequest, pk: int) -> StreamingHttpResponse:
     run = _taught_run(request, pk)
     response = StreamingHttpResponse(
-        roster_rows(run, _roster_filters(request)), content_type="text/csv; charset=utf-8"
+        roster_rows(run, selectors.RosterFilters.from_query(request.GET)),
+        content_type="text/csv; charset=utf-8",
     )
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     response["Content-Disposition"] = (

@@ -255,3 +255,53 @@ def test_page_and_api_read_content_by_the_same_rule(client, api, people, state):
         assert (api.get(f"/api/v1/lessons/{lesson.pk}/").status_code == 200) == may, user
         elsewhere = api.get(f"/api/v1/lessons/{other_lesson.pk}/").status_code
         assert (elsewhere == 200) == (user == people.operator), user
+
+
+# --------------------------------------------------------------------------- filter parsing
+
+
+def test_catalogue_page_and_api_parse_the_same_filters(client, api, people):
+    """One parser (``CatalogueFilters.from_query``): the API used to keep the spaces around a
+    search (no match), and the page ignored ``open=true``, which the API's schema documents."""
+    course = CourseRunFactory(course__title="Scaling GPUs").course
+    closed = CourseRunFactory(
+        course__title="Scaling later",
+        enrolment_opens_at=timezone.now() + timedelta(days=3),
+        enrolment_closes_at=timezone.now() + timedelta(days=9),
+    ).course
+    client.force_login(people.student)
+    api.force_authenticate(people.student)
+    for query, expected in (
+        ({"q": "  Scaling GPUs  "}, {course}),
+        ({"q": "scaling", "open": "true"}, {course}),
+        ({"q": "scaling", "open": "1"}, {course}),
+        ({"q": "scaling", "sector": "no-such", "level": "no-such"}, {course, closed}),
+    ):
+        page = client.get("/courses/", query).context["page"]
+        assert set(page.object_list) == expected, query
+        body = api.get("/api/v1/courses/", query).json()
+        rows = body["results"] if isinstance(body, dict) else body
+        assert {row["code"] for row in rows} == {c.code for c in expected}, query
+
+
+def test_roster_page_export_and_api_parse_the_same_filters(client, api, people):
+    """One parser (``RosterFilters.from_query``): the API used to keep the spaces around a
+    search, so a pasted name found nobody there while the page found them."""
+    run = CourseRunFactory()
+    CourseStaffFactory(run=run, user=people.instructor)
+    EnrolmentFactory(run=run, user=people.student)
+    EnrolmentFactory(run=run, user=people.student_b, state="pending")
+    client.force_login(people.instructor)
+    api.force_authenticate(people.instructor)
+    for query, expected in (
+        ({"q": f" {people.student_b.username} "}, {people.student_b.username}),
+        ({"state": "pending", "cohort": "x"}, {people.student_b.username}),
+        ({"state": "bogus"}, {people.student.username, people.student_b.username}),
+    ):
+        page = client.get(f"/runs/{run.pk}/roster/", query).context["page"]
+        assert {e.user.username for e in page.object_list} == expected, query
+        body = api.get(f"/api/v1/runs/{run.pk}/roster/", query).json()
+        rows = body["results"] if isinstance(body, dict) else body
+        assert len(rows) == len(expected), query
+        csv = b"".join(client.get(f"/runs/{run.pk}/roster.csv", query).streaming_content)
+        assert all(name.encode() in csv for name in expected), query
