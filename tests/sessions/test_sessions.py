@@ -307,3 +307,26 @@ def test_reconcile_ends_sessions_the_hub_no_longer_runs(lab_setup, fake_hub, fak
     session.refresh_from_db()
     assert session.state == SessionState.ENDED
     assert AuditEvent.objects.filter(action="session.reconcile").exists()
+
+
+def test_a_refresh_while_the_worker_still_asks_the_hub_does_not_fail_the_session(
+    lab_setup, fake_hub, fake_slurm
+):
+    """The session card (and any poller) refreshes a starting session while the worker's start
+    request is still on its way to the hub, which does not know the server yet.  That is not a
+    server that ended: the session stays starting and runs once the hub has it (one CI run failed
+    on this race as 'The session ended unexpectedly.')."""
+    session = services.session_open(actor=lab_setup.student, lab=lab_setup.lab)
+    seen: list[str] = []
+    real_start = fake_hub.start_server
+
+    def start_with_a_poll_in_between(user, server, options):  # type: ignore[no-untyped-def]
+        polled = services.session_refresh(LabSession.objects.get(pk=session.pk))
+        seen.append(polled.state)
+        return real_start(user, server, options)
+
+    fake_hub.start_server = start_with_a_poll_in_between
+    fake_hub.start_as = "ready"
+    session = services.session_start(session_id=session.pk)
+    assert seen == [SessionState.STARTING]
+    assert session.state == SessionState.RUNNING, session.failure_reason
