@@ -65,6 +65,9 @@ class LabSession(models.Model):
     ended_at = models.DateTimeField(null=True, blank=True)
     files_placed_at = models.DateTimeField(null=True, blank=True)
     refreshed_at = models.DateTimeField(null=True, blank=True)
+    # When the hub first answered the worker's start request.  Until then a hub that does not
+    # know the server is no sign that it ended: the request is still on its way.
+    hub_answered_at = models.DateTimeField(null=True, blank=True)
     last_activity_at = models.DateTimeField(null=True, blank=True)
     gpu_seconds_saved = models.PositiveBigIntegerField(default=0)
     academy_overhead_ms = models.PositiveIntegerField(null=True, blank=True)

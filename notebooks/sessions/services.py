@@ -49,6 +49,10 @@ from .models import (
 
 logger = logging.getLogger(__name__)
 # Stored in English and translated when shown (the card renders it with {% translate %}).
+# How long a claimed start may wait for the hub's answer before the session counts as not started:
+# well past the start request's own time-out (HubClient.start_timeout, 40 s) and a user creation.
+START_ANSWER_BOUND = 120
+
 UNAVAILABLE = gettext_noop(
     "The lab service is unavailable at the moment. Please try again in a few minutes."
 )
@@ -260,6 +264,8 @@ def session_start(*, session_id: int) -> LabSession | None:
     logger.info(
         "session %s: hub answered %s in %.2f s", session.pk, state.status, time.monotonic() - t0
     )
+    session.hub_answered_at = timezone.now()
+    LabSession.objects.filter(pk=session.pk).update(hub_answered_at=session.hub_answered_at)
     return _apply(session, state)
 
 
@@ -326,6 +332,21 @@ def _apply(session: LabSession, state: ServerState) -> LabSession:
                 fields["node"] = info.nodes
     elif state.status == "stopping":
         fields["state"] = SessionState.STOPPING
+    elif session.state == SessionState.STARTING and session.hub_answered_at is None:
+        # The worker's start request has not been answered yet: the hub cannot know the server.
+        # A worker that died asking leaves the session to the start request's own time-out.
+        claimed = session.refreshed_at or session.requested_at
+        if now - claimed > timedelta(seconds=START_ANSWER_BOUND):
+            fields.update(
+                state=SessionState.FAILED,
+                failure_reason=gettext_noop(
+                    "The session did not start: the cluster did not answer in time."
+                ),
+                ended_at=now,
+                ended_reason="failed",
+            )
+        else:
+            fields.pop("refreshed_at")  # the claim's time stays the start of the wait
     else:  # stopped: the hub no longer runs it
         if session.state == SessionState.STOPPING:
             fields.update(state=SessionState.ENDED, ended_at=now)

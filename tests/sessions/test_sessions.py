@@ -330,3 +330,19 @@ def test_a_refresh_while_the_worker_still_asks_the_hub_does_not_fail_the_session
     session = services.session_start(session_id=session.pk)
     assert seen == [SessionState.STARTING]
     assert session.state == SessionState.RUNNING, session.failure_reason
+
+
+def test_a_start_the_hub_never_answered_fails_after_the_bound(lab_setup, fake_hub, fake_slurm):
+    """A worker that died while asking the hub leaves a claimed start with no answer: past the
+    bound it is a failed start, said in words, not a session stuck 'starting'."""
+    session = services.session_open(actor=lab_setup.student, lab=lab_setup.lab)
+    claimed = timezone.now() - timedelta(seconds=services.START_ANSWER_BOUND - 30)
+    LabSession.objects.filter(pk=session.pk).update(
+        state=SessionState.STARTING, refreshed_at=claimed
+    )
+    session = services.session_refresh(LabSession.objects.get(pk=session.pk))
+    assert session.state == SessionState.STARTING
+    LabSession.objects.filter(pk=session.pk).update(refreshed_at=claimed - timedelta(seconds=60))
+    session = services.session_refresh(LabSession.objects.get(pk=session.pk))
+    assert session.state == SessionState.FAILED
+    assert "did not answer in time" in session.failure_reason
