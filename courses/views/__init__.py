@@ -1,0 +1,2 @@
+"""Pages of the course side.  Thin: objects come through the selectors (scoped to the user),
+changes go through the services."""
