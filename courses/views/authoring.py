@@ -1,4 +1,4 @@
-"""Pages of the course side: content authoring (modules, lessons, files, copy from an earlier run)."""
+"""Pages of the course side: content authoring (modules, lessons, files, copying a run)."""
 
 from __future__ import annotations
 
