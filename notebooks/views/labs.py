@@ -1,30 +1,23 @@
-"""Pages of the labs side.  Thin: every object comes through the selectors (404 when the user
-may not see it) and every write goes through a service."""
+"""Pages of the lab side: labs (list, authoring, versions, release, a student's lab page)."""
 
 from __future__ import annotations
-
-import csv
-from collections.abc import Iterator
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_http_methods, require_POST
 
-from academy.exports import csv_row
 from academy.files import serve_user_file
 from academy.typing import AuthedRequest
 from courses.selectors import can_author_run, can_teach_run
 
-from . import selectors, services
-from .forms import LabForm, ManualGradeForm, NotebookUploadForm
-from .grading import parse
-from .models import Lab, LabVersion
-
-# ------------------------------------------------------------------------- labs
+from .. import selectors, services
+from ..forms import LabForm, NotebookUploadForm
+from ..grading import parse
+from ..models import Lab, LabVersion
 
 
 @login_required
@@ -271,182 +264,3 @@ def lab_feedback_release(request: AuthedRequest, pk: int) -> HttpResponse:
     services.lab_feedback_release(actor=request.user, lab=lab)
     messages.success(request, _("Feedback released to students."))
     return redirect("lab-detail", pk=lab.pk)
-
-
-# ------------------------------------------------------------------ submissions
-
-
-@login_required
-def submission_detail(request: AuthedRequest, pk: int) -> HttpResponse:
-    sub = selectors.submission_for(request.user, pk)
-    visible = selectors.feedback_visible(sub, request.user)
-    return render(
-        request,
-        "notebooks/submission_detail.html",
-        {
-            "sub": sub,
-            "lab": sub.lab,
-            "feedback_visible": visible,
-            "cells": selectors.feedback(sub, request.user) if visible else [],
-            "runs": sub.runs.select_related("lab_version")
-            if sub.student_id != request.user.pk
-            else [],
-            "can_author": can_author_run(request.user, sub.lab.run_id),
-        },
-    )
-
-
-@login_required
-def submission_status(request: AuthedRequest, pk: int) -> HttpResponse:
-    """The htmx fragment polled every 2 s until the status is final (then it stops polling)."""
-    sub = selectors.submission_for(request.user, pk)
-    return render(request, "notebooks/_submission_status.html", {"sub": sub})
-
-
-@login_required
-def submission_download(request: AuthedRequest, pk: int) -> FileResponse:
-    sub = selectors.submission_for(request.user, pk)
-    return serve_user_file(sub.file, filename=f"submission-{sub.pk}.ipynb", inline=False)
-
-
-@login_required
-@require_POST
-def submission_regrade(request: AuthedRequest, pk: int) -> HttpResponse:
-    sub = selectors.submission_for(request.user, pk)
-    if not can_author_run(request.user, sub.lab.run_id):
-        raise Http404
-    services.submission_regrade(actor=request.user, submission=sub)
-    messages.success(request, _("Queued for regrading."))
-    return redirect("submission-detail", pk=sub.pk)
-
-
-# ----------------------------------------------------------------- manual grading
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def lab_grading(request: AuthedRequest, pk: int) -> HttpResponse:
-    """The manual grading queue: one answer at a time, with the notebook around it."""
-    lab = selectors.lab_for_teacher(request.user, pk)
-    queue = selectors.manual_queue(lab)
-    try:
-        index = max(0, min(int(request.GET.get("i", 0)), len(queue) - 1))
-    except ValueError:
-        index = 0
-    if not queue:
-        return render(request, "notebooks/grading_done.html", {"lab": lab})
-    sub, grade_id = queue[index]
-    cell = sub.latest_run.cells[grade_id]  # type: ignore[union-attr]
-    form = ManualGradeForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            services.manual_grade_save(
-                actor=request.user,
-                submission=sub,
-                grade_id=grade_id,
-                score=form.cleaned_data["score"],
-                comment=form.cleaned_data["comment"],
-            )
-        except ValidationError as exc:
-            for msg in exc.messages:
-                form.add_error("score", msg)
-        else:
-            messages.success(request, _("Saved."))
-            # The saved item leaves the queue, so the same index is the next one.
-            return redirect(
-                f"{request.path}?i={min(index, len(queue) - 2) if len(queue) > 1 else 0}"
-            )
-    with sub.file.open("rb") as fh:
-        try:
-            cells = _cells(parse(fh.read()))
-        except Exception:  # noqa: BLE001 - the context is a courtesy; grading goes on
-            cells = []
-    return render(
-        request,
-        "notebooks/grading.html",
-        {
-            "lab": lab,
-            "sub": sub,
-            "grade_id": grade_id,
-            "cell": cell,
-            "form": form,
-            "cells": cells,
-            "index": index,
-            "total": len(queue),
-            "student_label": (_("Submission %(n)d") % {"n": sub.pk})
-            if lab.anonymous_grading
-            else (sub.student.get_full_name() or sub.student.username),
-        },
-        status=400 if form.errors else 200,
-    )
-
-
-# ----------------------------------------------------------------------- gradebook
-
-
-def _cohort_param(request: HttpRequest) -> int | None:
-    try:
-        return int(request.GET["cohort"]) if request.GET.get("cohort") else None
-    except ValueError:
-        return None
-
-
-@login_required
-def gradebook(request: AuthedRequest, run_id: int) -> HttpResponse:
-    book = selectors.gradebook(request.user, run_id, cohort_id=_cohort_param(request))
-    distribution = book.distribution()
-    return render(
-        request,
-        "notebooks/gradebook.html",
-        {
-            "book": book,
-            "cohort": _cohort_param(request),
-            "cohorts": book.run.enrolments.exclude(cohort=None)
-            .values_list("cohort_id", "cohort__name")
-            .distinct()
-            .order_by("cohort__name"),
-            "chart": {
-                "labels": [f"{i * 10}–{i * 10 + 10}" for i in range(10)],
-                "counts": distribution,
-                "label": _("Students"),
-            },
-        },
-    )
-
-
-class _Echo:
-    def write(self, value: str) -> str:
-        return value
-
-
-def gradebook_csv_rows(book: selectors.Gradebook) -> Iterator[list[str]]:
-    yield [
-        _("Cluster login"),
-        _("Name"),
-        _("Cohort"),
-        *[f"{lab.title} (%)" for lab in book.labs],
-        _("Course grade (%)"),
-        _("Passed"),
-    ]
-    for row in book.rows:
-        yield [
-            row.student.username,
-            row.student.get_full_name(),
-            row.cohort,
-            *["" if c.percent is None else str(c.percent) for c in row.cells],
-            "" if row.course_grade is None else str(row.course_grade),
-            _("yes") if row.passed else _("no"),
-        ]
-
-
-@login_required
-def gradebook_csv(request: AuthedRequest, run_id: int) -> StreamingHttpResponse:
-    book = selectors.gradebook(request.user, run_id, cohort_id=_cohort_param(request))
-    writer = csv.writer(_Echo())
-    response = StreamingHttpResponse(
-        # Names and cohort names are people's text: no cell may start a formula.
-        (writer.writerow(csv_row(r)) for r in gradebook_csv_rows(book)),
-        content_type="text/csv",
-    )
-    response["Content-Disposition"] = f'attachment; filename="gradebook-run{run_id}.csv"'
-    return response
