@@ -77,7 +77,22 @@ class InstitutionViewSet(viewsets.ModelViewSet):
         )
 
 
-class CohortSerializer(serializers.ModelSerializer):
+# For serializers with an ``institution`` field: only institutions the actor may see are valid
+# choices; others read as "does not exist".  (A comment, not a docstring: drf-spectacular
+# would print a docstring into every schema that uses the mixin.)
+class VisibleInstitutionsOnly(serializers.Serializer):
+    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
+        super().__init__(*args, **kwargs)
+        request = self.context.get("request")
+        if request is not None:
+            institution = self.fields["institution"]
+            assert isinstance(institution, serializers.SlugRelatedField)
+            visible = selectors.institutions_for(authed_user(request))
+            # ignore: the stubs type ``queryset`` with Manager, which mypy takes for a descriptor
+            institution.queryset = visible  # type: ignore[arg-type]
+
+
+class CohortSerializer(VisibleInstitutionsOnly, serializers.ModelSerializer):
     institution = serializers.SlugRelatedField(
         slug_field="slug", queryset=Institution.objects.all()
     )
@@ -96,18 +111,6 @@ class CohortSerializer(serializers.ModelSerializer):
             "member_count",
         ]
         read_only_fields = ["id", "member_count"]
-
-    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
-        request = self.context.get("request")
-        if request is not None:
-            # Only institutions the actor may see are valid choices: others read as
-            # "does not exist".
-            institution = self.fields["institution"]
-            assert isinstance(institution, serializers.SlugRelatedField)
-            visible = selectors.institutions_for(authed_user(request))
-            # ignore: the stubs type ``queryset`` with Manager, which mypy takes for a descriptor
-            institution.queryset = visible  # type: ignore[arg-type]
 
     def validate(self, attrs):  # type: ignore[no-untyped-def]
         starts, ends = attrs.get("starts_on"), attrs.get("ends_on")
@@ -155,22 +158,12 @@ class MembershipSerializer(serializers.ModelSerializer):
         read_only_fields = fields
 
 
-class MembershipWriteSerializer(serializers.Serializer):
+class MembershipWriteSerializer(VisibleInstitutionsOnly, serializers.Serializer):
     institution = serializers.SlugRelatedField(
         slug_field="slug", queryset=Institution.objects.none()
     )
     email = serializers.EmailField()
     role = serializers.ChoiceField(choices=Role.choices)
-
-    def __init__(self, *args, **kwargs):  # type: ignore[no-untyped-def]
-        super().__init__(*args, **kwargs)
-        request = self.context.get("request")
-        if request is not None:
-            institution = self.fields["institution"]
-            assert isinstance(institution, serializers.SlugRelatedField)
-            visible = selectors.institutions_for(authed_user(request))
-            # ignore: the stubs type ``queryset`` with Manager, which mypy takes for a descriptor
-            institution.queryset = visible  # type: ignore[arg-type]
 
 
 INVITED_DETAIL = gettext_lazy(

@@ -37,6 +37,7 @@ from django.db.models import (
     Count,
     Exists,
     ExpressionWrapper,
+    Model,
     OuterRef,
     Prefetch,
     Q,
@@ -478,18 +479,27 @@ def progress_for(user: User, run_ids: list[int]) -> dict[int, tuple[int, int]]:
 # --------------------------------------------------------------------------- enrolments
 
 
-def enrolments_for(user: User) -> QuerySet[Enrolment]:
-    qs = Enrolment.objects.select_related("run__course", "user", "cohort__institution")
+def about_people_visible_to[M: Model](
+    user: User, qs: QuerySet[M], *, person: str, run: str
+) -> QuerySet[M]:
+    """The rows about a person that ``user`` may see: their own, those of the runs they teach,
+    and those of the members of the institutions they administer (operators see all, anonymous
+    visitors none).  ``person`` names the row's person field, ``run`` its run id path."""
     if is_operator(user):
         return qs
     if not user.is_authenticated:
         return qs.none()
-    scope = Q(user=user) | Q(run_id__in=staff_run_ids(user))
+    scope = Q(**{person: user}) | Q(**{f"{run}__in": staff_run_ids(user)})
     admin_of = admin_institution_ids(user)
     if admin_of:
-        scope |= Q(user__memberships__institution_id__in=admin_of)
+        scope |= Q(**{f"{person}__memberships__institution_id__in": admin_of})
         return qs.filter(scope).distinct()
     return qs.filter(scope)
+
+
+def enrolments_for(user: User) -> QuerySet[Enrolment]:
+    qs = Enrolment.objects.select_related("run__course", "user", "cohort__institution")
+    return about_people_visible_to(user, qs, person="user", run="run_id")
 
 
 def roster(

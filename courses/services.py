@@ -198,29 +198,55 @@ def enrolment_withdraw(*, enrolment: Enrolment, actor: User) -> Enrolment:
     with transaction.atomic():
         run = lock_run(enrolment.run_id)
         enrolment = Enrolment.objects.select_for_update().get(pk=enrolment.pk)
-        if enrolment.state not in (
-            EnrolmentState.PENDING,
-            EnrolmentState.WAITLISTED,
-            EnrolmentState.ACTIVE,
-        ):
-            raise ValidationError(_("This enrolment cannot be withdrawn."))
-        held_seat = enrolment.state == EnrolmentState.ACTIVE
-        previous = enrolment.state
-        enrolment.state = EnrolmentState.WITHDRAWN
-        enrolment.waitlist_position = None
-        enrolment.save(update_fields=["state", "waitlist_position", "state_changed_at"])
-        audit(
-            actor,
-            "enrolment.withdraw",
+        _leave_run(
+            run,
             enrolment,
-            institution=_institution_of(enrolment),
-            run=run.pk,
-            previous=previous,
+            actor,
+            action="withdraw",
+            refused=_("This enrolment cannot be withdrawn."),
         )
-        _notify(enrolment, "withdrawn")
-        if held_seat:
-            _release_seat(run, actor)
     return enrolment
+
+
+# States a person can leave a run from: a request, a waitlist place or a seat.
+_LEAVABLE = (EnrolmentState.PENDING, EnrolmentState.WAITLISTED, EnrolmentState.ACTIVE)
+
+
+def _leave_run(
+    run: CourseRun,
+    enrolment: Enrolment,
+    actor: User,
+    *,
+    action: str,
+    refused: str,
+    reason: str = "",
+) -> None:
+    """End a locked enrolment as withdrawn (by the person, or removed by staff with a reason):
+    audited, the person told, and a freed seat offered to the waitlist."""
+    if enrolment.state not in _LEAVABLE:
+        raise ValidationError(refused)
+    held_seat = enrolment.state == EnrolmentState.ACTIVE
+    previous = enrolment.state
+    enrolment.state = EnrolmentState.WITHDRAWN
+    enrolment.waitlist_position = None
+    fields = ["state", "waitlist_position", "state_changed_at"]
+    details: dict[str, str] = {"previous": previous}
+    if reason:
+        enrolment.reason = reason
+        fields.append("reason")
+        details["reason"] = reason
+    enrolment.save(update_fields=fields)
+    audit(
+        actor,
+        f"enrolment.{action}",
+        enrolment,
+        institution=_institution_of(enrolment),
+        run=run.pk,
+        **details,
+    )
+    _notify(enrolment, "withdrawn" if action == "withdraw" else "removed")
+    if held_seat:
+        _release_seat(run, actor)
 
 
 def _managed(enrolment: Enrolment, actor: User, *, decide: bool = False) -> Enrolment:
@@ -312,30 +338,14 @@ def enrolment_remove(*, enrolment: Enrolment, actor: User, reason: str) -> Enrol
     with transaction.atomic():
         run = lock_run(enrolment.run_id)
         enrolment = _managed(enrolment, actor)
-        if enrolment.state not in (
-            EnrolmentState.ACTIVE,
-            EnrolmentState.WAITLISTED,
-            EnrolmentState.PENDING,
-        ):
-            raise ValidationError(_("This enrolment cannot be removed."))
-        held_seat = enrolment.state == EnrolmentState.ACTIVE
-        previous = enrolment.state
-        enrolment.state = EnrolmentState.WITHDRAWN
-        enrolment.waitlist_position = None
-        enrolment.reason = reason.strip()[:500]
-        enrolment.save()
-        audit(
-            actor,
-            "enrolment.remove",
+        _leave_run(
+            run,
             enrolment,
-            institution=_institution_of(enrolment),
-            run=run.pk,
-            previous=previous,
-            reason=enrolment.reason,
+            actor,
+            action="remove",
+            refused=_("This enrolment cannot be removed."),
+            reason=reason.strip()[:500],
         )
-        _notify(enrolment, "removed")
-        if held_seat:
-            _release_seat(run, actor)
     return enrolment
 
 

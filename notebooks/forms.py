@@ -10,27 +10,13 @@ from django.utils.translation import gettext_lazy as _
 
 from courses.models import CourseRun, GradingCategory
 
-from .models import Lab, ResourceProfile
+from .models import LAB_SETTINGS, Lab, ResourceProfile
 
 
 class LabForm(forms.ModelForm):
     class Meta:
         model = Lab
-        fields = [
-            "title",
-            "instructions",
-            "opens_at",
-            "due_at",
-            "late_policy",
-            "late_penalty_percent",
-            "late_penalty_cap_percent",
-            "attempt_limit",
-            "category",
-            "weight",
-            "resource_profile",
-            "feedback_release",
-            "anonymous_grading",
-        ]
+        fields = list(LAB_SETTINGS)
         widgets = {
             "opens_at": forms.DateTimeInput(
                 attrs={"type": "datetime-local"}, format="%Y-%m-%dT%H:%M"

@@ -175,6 +175,24 @@ class Lab(models.Model):
         return self.title
 
 
+# The settings of a lab its author chooses, in the order forms and the API show them.
+LAB_SETTINGS = (
+    "title",
+    "instructions",
+    "opens_at",
+    "due_at",
+    "late_policy",
+    "late_penalty_percent",
+    "late_penalty_cap_percent",
+    "attempt_limit",
+    "category",
+    "weight",
+    "resource_profile",
+    "feedback_release",
+    "anonymous_grading",
+)
+
+
 class LabVersion(models.Model):
     """One uploaded source notebook: immutable, with its released student version."""
 

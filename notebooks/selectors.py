@@ -28,7 +28,12 @@ from academy.models import User
 from academy.selectors import admin_institution_ids, is_operator
 from courses.grading import GradeResult, Item, course_grade
 from courses.models import SEAT_STATES, CourseRun, Enrolment
-from courses.selectors import can_author_run, can_teach_run, staff_run_ids
+from courses.selectors import (
+    about_people_visible_to,
+    can_author_run,
+    can_teach_run,
+    staff_run_ids,
+)
 
 from . import gradebook as gb
 from . import grading
@@ -83,16 +88,7 @@ def lab_for_teacher(user: User, pk: int) -> Lab:
 
 def submissions_for(user: User) -> QuerySet[Submission]:
     qs = Submission.objects.select_related("lab__run__course", "student", "latest_run")
-    if is_operator(user):
-        return qs
-    if not user.is_authenticated:
-        return qs.none()
-    condition = Q(student=user) | Q(lab__run_id__in=staff_run_ids(user))
-    admin_of = admin_institution_ids(user)
-    if admin_of:
-        condition |= Q(student__memberships__institution_id__in=admin_of)
-        return qs.filter(condition).distinct()
-    return qs.filter(condition)
+    return about_people_visible_to(user, qs, person="student", run="lab__run_id")
 
 
 def submission_for(user: User, pk: int) -> Submission:

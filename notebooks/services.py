@@ -33,6 +33,7 @@ from courses.selectors import can_author_run, can_teach_run
 
 from . import grading
 from .models import (
+    LAB_SETTINGS,
     Extension,
     GradingOutcome,
     GradingRun,
@@ -49,21 +50,7 @@ from .selectors import LEARNING_STATES
 
 log = logging.getLogger(__name__)
 
-LAB_FIELDS = {
-    "title",
-    "instructions",
-    "opens_at",
-    "due_at",
-    "late_policy",
-    "late_penalty_percent",
-    "late_penalty_cap_percent",
-    "attempt_limit",
-    "category",
-    "weight",
-    "resource_profile",
-    "feedback_release",
-    "anonymous_grading",
-}
+LAB_FIELDS = frozenset(LAB_SETTINGS)
 
 
 def _require(condition: bool) -> None:

@@ -20,7 +20,7 @@ from courses.models import CourseRun, GradingCategory
 from courses.selectors import can_author_run, can_teach_run
 
 from .. import selectors, services
-from ..models import Lab, LabVersion, ResourceProfile
+from ..models import LAB_SETTINGS, Lab, LabVersion, ResourceProfile
 from ._common import FileUploadSerializer, ReleaseSerializer
 
 
@@ -31,12 +31,7 @@ class LabSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Lab
-        fields = [
-            "id", "run", "title", "instructions", "opens_at", "due_at", "late_policy",
-            "late_penalty_percent", "late_penalty_cap_percent", "attempt_limit", "category",
-            "weight", "resource_profile", "feedback_release", "anonymous_grading",
-            "released_version", "released_at", "created_at",
-        ]  # fmt: skip
+        fields = ["id", "run", *LAB_SETTINGS, "released_version", "released_at", "created_at"]
         read_only_fields = fields
 
 
@@ -51,11 +46,7 @@ class LabWriteSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Lab
-        fields = [
-            "run", "title", "instructions", "opens_at", "due_at", "late_policy",
-            "late_penalty_percent", "late_penalty_cap_percent", "attempt_limit", "category",
-            "weight", "resource_profile", "feedback_release", "anonymous_grading",
-        ]  # fmt: skip
+        fields = ["run", *LAB_SETTINGS]
 
 
 class LabVersionSerializer(serializers.ModelSerializer):
