@@ -34,7 +34,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	DEBUG=1 $(VENV)/bin/mypy academy courses notebooks
+	DEBUG=1 $(VENV)/bin/mypy academy courses notebooks programmes
 	bash ops/test-services.sh
 	set -a; source var/test-services.env; set +a; \
 	DEBUG=1 $(PY) -m pytest $(PYTEST_ARGS)
@@ -44,7 +44,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(STAMP)
-	DEBUG=1 $(VENV)/bin/mypy academy courses notebooks
+	DEBUG=1 $(VENV)/bin/mypy academy courses notebooks programmes
 
 bench: $(STAMP)
 	bash ops/test-services.sh

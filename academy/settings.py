@@ -88,6 +88,7 @@ INSTALLED_APPS = [
     "courses",
     "notebooks",
     "notebooks.sessions",
+    "programmes",
 ]
 
 MIDDLEWARE = [

@@ -54,7 +54,22 @@ class Course(models.Model):
     )
     sectors = models.JSONField(_("sectors"), default=list, blank=True)
     effort_hours = models.PositiveSmallIntegerField(_("estimated effort (hours)"), default=10)
-    prerequisites = models.ManyToManyField("self", symmetrical=False, blank=True, related_name="+")
+    prerequisites = models.ManyToManyField(
+        "self",
+        symmetrical=False,
+        blank=True,
+        related_name="+",
+        verbose_name=_("prerequisites"),
+        help_text=_("Courses to pass before enrolling: enrolment is refused without them."),
+    )
+    recommended = models.ManyToManyField(
+        "self",
+        symmetrical=False,
+        blank=True,
+        related_name="+",
+        verbose_name=_("recommended before"),
+        help_text=_("Courses worth passing first: shown, never enforced."),
+    )
     is_published = models.BooleanField(_("published"), default=False)
     created_at = models.DateTimeField(auto_now_add=True)
 

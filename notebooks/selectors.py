@@ -27,7 +27,7 @@ from django.utils import timezone
 from academy.models import User
 from academy.selectors import admin_institution_ids, is_operator
 from courses.grading import GradeResult, Item, course_grade
-from courses.models import SEAT_STATES, CourseRun, Enrolment
+from courses.models import SEAT_STATES, CourseRun, Enrolment, EnrolmentState
 from courses.selectors import (
     about_people_visible_to,
     can_author_run,
@@ -310,6 +310,77 @@ def gradebook(user: User, run_id: int, *, cohort_id: int | None = None) -> Grade
         row.course_grade, row.passed = grade.percentage, grade.passed
         rows.append(row)
     return Gradebook(run=run, labs=labs, rows=rows)
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A person's grade in a run that is over (or that staff marked completed)."""
+
+    user_id: int
+    run_id: int
+    course_id: int
+    grade: Decimal | None
+    passed: bool
+    finished_at: datetime
+
+
+def finished_results(user_ids: list[int], now: datetime | None = None) -> list[RunResult]:
+    """The results of these people in every run of theirs that has ended or that staff marked
+    completed, each graded by its run's own policy (``courses.grading``, as the gradebook).
+    Unscoped, for the system (programme progress): callers decide who may see them.
+    Six queries whatever the number of people: enrolments, runs, categories, labs, the latest
+    submissions, extensions."""
+    now = now or timezone.now()
+    enrolments = list(
+        Enrolment.objects.filter(user_id__in=user_ids, state__in=LEARNING_STATES)
+        .filter(Q(run__ends_at__lt=now) | Q(state=EnrolmentState.COMPLETED))
+        .only("id", "user_id", "run_id", "state", "state_changed_at")
+    )
+    if not enrolments:
+        return []
+    run_ids = {e.run_id for e in enrolments}
+    runs = {
+        r.pk: r for r in CourseRun.objects.filter(pk__in=run_ids).prefetch_related("categories")
+    }
+    labs_of: dict[int, list[Lab]] = defaultdict(list)
+    for lab in Lab.objects.filter(run_id__in=run_ids).select_related("category").order_by(
+        "due_at", "id"
+    ):
+        labs_of[lab.run_id].append(lab)
+    people = {e.user_id for e in enrolments}
+    latest = Submission.objects.filter(lab=OuterRef("lab"), student=OuterRef("student")).order_by(
+        "-attempt"
+    )
+    subs = (
+        Submission.objects.filter(lab__run_id__in=run_ids, student_id__in=people)
+        .filter(attempt=Subquery(latest.values("attempt")[:1]))
+        .only("id", "lab_id", "student_id", "status", "score", "max_score", "late_seconds")
+    )
+    by_key = {(s.lab_id, s.student_id): s for s in subs}
+    extended: dict[int, dict[int, datetime]] = defaultdict(dict)
+    for lab_id, student_id, due_at in Extension.objects.filter(
+        lab__run_id__in=run_ids, student_id__in=people
+    ).values_list("lab_id", "student_id", "due_at"):
+        extended[student_id][lab_id] = due_at
+    out = []
+    for enrolment in enrolments:
+        run = runs[enrolment.run_id]
+        labs = labs_of[run.pk]
+        cells = [lab_cell(lab, by_key.get((lab.pk, enrolment.user_id))) for lab in labs]
+        grade = _course_grade(run, labs, cells, extended[enrolment.user_id], now)
+        out.append(
+            RunResult(
+                user_id=enrolment.user_id,
+                run_id=run.pk,
+                course_id=run.course_id,
+                grade=grade.percentage,
+                passed=grade.passed,
+                finished_at=min(run.ends_at, enrolment.state_changed_at)
+                if enrolment.state == EnrolmentState.COMPLETED
+                else run.ends_at,
+            )
+        )
+    return out
 
 
 def lab_cell(lab: Lab, sub: Submission | None) -> GradebookCell:

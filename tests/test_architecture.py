@@ -25,7 +25,7 @@ from academy.celery import app
 from academy.jobs import task_named
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("academy", "courses", "notebooks")
+APPS = ("academy", "courses", "notebooks", "programmes")
 # Not Django code: the grader is a library run in the sandbox, the hub config runs in JupyterHub.
 OUTSIDE = ("notebooks/grader/", "notebooks/hub/", "/migrations/")
 
@@ -33,6 +33,7 @@ OUTSIDE = ("notebooks/grader/", "notebooks/hub/", "/migrations/")
 LOCAL_IMPORTS_ALLOWED = {
     # Django connects receivers in AppConfig.ready, once the models are loaded.
     ("courses/apps.py", "courses.receivers"),
+    ("programmes/apps.py", "programmes.receivers"),
     # The grader (nbclient, kernels, seccomp) is loaded by the grading worker only.
     ("notebooks/grading.py", "notebooks.grader.sandbox"),
     ("notebooks/grading.py", "notebooks.grader.grade"),
