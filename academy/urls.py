@@ -14,6 +14,7 @@ from rest_framework.routers import DefaultRouter
 
 import courses.api
 import notebooks.api
+import programmes.api
 
 from . import api, health, oauth, views
 
@@ -23,6 +24,7 @@ router.register("cohorts", api.CohortViewSet, basename="cohort")
 router.register("memberships", api.MembershipViewSet, basename="membership")
 courses.api.register(router)
 notebooks.api.register(router)
+programmes.api.register(router)
 
 # ReDoc's bundle (from the sidecar, pinned in requirements.lock) styles itself with <style>
 # elements: styled-components' carry the nonce it is given (templates/api/redoc.html), the two of
@@ -94,6 +96,7 @@ urlpatterns = [
     path("", include("courses.urls")),
     path("", include("notebooks.urls")),
     path("", include("notebooks.sessions.urls")),
+    path("", include("programmes.urls")),
 ]
 # MEDIA_ROOT is never served by address, not even with DEBUG: lesson files there reach browsers
 # only through their access-checked view, with the headers of academy.files.
