@@ -12,7 +12,7 @@ invitations grant nothing.  So every selector here and in the other apps that sc
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Q, QuerySet
 
 from .access import memo
 from .models import AuditEvent, Cohort, Institution, Invitation, Membership, Role, User
@@ -72,9 +72,12 @@ def cohorts_for(user: User) -> QuerySet[Cohort]:
             "institution_id", flat=True
         )
     )
+    # A subquery, not a join on the members table: the join would repeat each cohort once per
+    # member when OR-ed with the institution's cohorts.
+    own = Q(pk__in=Cohort.members.through.objects.filter(user=user).values("cohort_id"))
     if staff_of:
-        return qs.filter(institution_id__in=staff_of) | qs.filter(members=user)
-    return qs.filter(members=user)
+        return qs.filter(Q(institution_id__in=staff_of) | own)
+    return qs.filter(own)
 
 
 def people_for(user: User) -> QuerySet[User]:
