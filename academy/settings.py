@@ -385,6 +385,11 @@ CELERY_BEAT_SCHEDULE = {
     "gpu-usage-sync": {"task": "labsessions.sync_usage", "schedule": 60.0},
     # servers on the hub that are not Academy sessions: stopped, GPU time recorded
     "sessions-sweep-stray": {"task": "labsessions.sweep_stray_servers", "schedule": 120.0},
+    # a run that ends turns grades into results with no save: its people's programme progress
+    "programmes-recompute-runs-ended": {
+        "task": "programmes.tasks.recompute_runs_ended",
+        "schedule": 3600.0,
+    },
 }
 WORKER_HEARTBEAT_MAX_AGE = env_int("WORKER_HEARTBEAT_MAX_AGE", 120)
 

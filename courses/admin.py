@@ -1,5 +1,8 @@
+from django import forms
 from django.contrib import admin
+from django.core.exceptions import ValidationError
 
+from . import services
 from .models import (
     Attachment,
     Course,
@@ -13,12 +16,29 @@ from .models import (
 )
 
 
+class CourseAdminForm(forms.ModelForm):
+    """The course's fields as the admin lists them; prerequisites checked as the service does."""
+
+    def clean(self) -> dict:
+        cleaned = super().clean() or {}
+        try:
+            services.check_prerequisites(
+                self.instance,
+                list(cleaned.get("prerequisites") or []),
+                list(cleaned.get("recommended") or []),
+            )
+        except ValidationError as exc:
+            self.add_error(None, exc)
+        return cleaned
+
+
 @admin.register(Course)
 class CourseAdmin(admin.ModelAdmin):
+    form = CourseAdminForm
     list_display = ["code", "title", "language", "level", "is_published"]
     list_filter = ["is_published", "level", "language"]
     search_fields = ["code", "title"]
-    filter_horizontal = ["prerequisites"]
+    filter_horizontal = ["prerequisites", "recommended"]
 
 
 class StaffInline(admin.TabularInline):

@@ -26,10 +26,12 @@ Each is computed from one cached read of the user's staff rows (``academy.access
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from typing import Any
+from functools import cached_property
+from graphlib import CycleError, TopologicalSorter
+from typing import Any, cast
 
 from django.db import connection
 from django.db.models import (
@@ -43,6 +45,7 @@ from django.db.models import (
     Q,
     QuerySet,
     Value,
+    prefetch_related_objects,
 )
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -67,6 +70,7 @@ from .models import (
     Sector,
     StaffRole,
 )
+from .signals import passed_courses
 
 # --------------------------------------------------------------------------- roles on a run
 
@@ -327,27 +331,46 @@ class Eligibility:
     will_waitlist: bool = False
 
 
+def passed_course_ids(user: User) -> set[int]:
+    """The courses ``user`` passed: the evidence a prerequisite asks for.  The labs side, which
+    computes grades, answers through ``signals.passed_courses`` (a run passed under the run's own
+    grading policy); without a receiver (the course side alone) a run that staff marked
+    completed is the evidence."""
+    if not user.is_authenticated:
+        return set()
+    answers = [cast(set[int], ids) for _r, ids in passed_courses.send(sender=Course, user=user)]
+    if answers:
+        return set[int]().union(*answers)
+    return set(
+        Enrolment.objects.filter(user=user, state=EnrolmentState.COMPLETED).values_list(
+            "run__course_id", flat=True
+        )
+    )
+
+
 @dataclass
 class PersonContext:
     """What the eligibility rules need to know about a person: loaded once per page."""
 
     institution_ids: set[int]
     cohort_ids: set[int]
-    completed_course_ids: set[int]
+    user: User | None = None
 
     @classmethod
     def load(cls, user: User) -> PersonContext:
         if not user.is_authenticated:
-            return cls(set(), set(), set())
+            return cls(set(), set())
         return cls(
             institution_ids=member_institution_ids(user),
             cohort_ids=set(user.cohorts.values_list("id", flat=True)),
-            completed_course_ids=set(
-                Enrolment.objects.filter(user=user, state=EnrolmentState.COMPLETED).values_list(
-                    "run__course_id", flat=True
-                )
-            ),
+            user=user,
         )
+
+    @cached_property
+    def passed_course_ids(self) -> set[int]:
+        # Asked only when a rule needs it (a course with prerequisites): grading a person's
+        # finished runs costs the labs side a few queries.
+        return passed_course_ids(self.user) if self.user is not None else set()
 
 
 def seats_left(run: CourseRun) -> int | None:
@@ -382,7 +405,8 @@ def enrolment_eligibility(
         allowed_coh = {c.pk for c in run.allowed_cohorts.all()}
         if not (allowed_inst & person.institution_ids or allowed_coh & person.cohort_ids):
             result.blockers.append(_("This run is only for listed institutions and cohorts."))
-    missing = [p for p in run.course.prerequisites.all() if p.pk not in person.completed_course_ids]
+    # ``passed_course_ids`` is only computed when the course has prerequisites.
+    missing = [p for p in run.course.prerequisites.all() if p.pk not in person.passed_course_ids]
     if missing:
         result.blockers.append(
             _("Prerequisite missing: %(courses)s.")
@@ -406,15 +430,30 @@ def runs_with_rules() -> QuerySet[CourseRun]:
     )
 
 
-def course_page(user: User, course: Course) -> list[tuple[CourseRun, Eligibility]]:
-    """The course's runs, each with seats left and the user's eligibility.  A fixed number of
-    queries whatever the number of runs."""
+@dataclass
+class CoursePage:
+    runs: list[tuple[CourseRun, Eligibility]]
+    # The courses to pass first (enforced) and those recommended first (shown only), each with
+    # whether the person passed it.
+    prerequisites: list[tuple[Course, bool]]
+    recommended: list[tuple[Course, bool]]
+
+
+def course_page(user: User, course: Course) -> CoursePage:
+    """The course's runs, each with seats left and the user's eligibility, and the courses to
+    take before it.  A fixed number of queries whatever the number of runs."""
+    prefetch_related_objects([course], "prerequisites", "recommended")
     runs = list(
-        runs_with_rules()
-        .filter(course=course)
-        .prefetch_related(Prefetch("staff", queryset=CourseStaff.objects.select_related("user")))
+        CourseRun.objects.filter(course=course)
+        .prefetch_related(
+            "allowed_institutions",
+            "allowed_cohorts",
+            Prefetch("staff", queryset=CourseStaff.objects.select_related("user")),
+        )
         .order_by("starts_at")
     )
+    for run in runs:
+        run.course = course  # the rules read its prerequisites, fetched once above
     person = PersonContext.load(user)
     mine = (
         {e.run_id: e for e in Enrolment.objects.filter(user=user, run__course=course)}
@@ -422,7 +461,43 @@ def course_page(user: User, course: Course) -> list[tuple[CourseRun, Eligibility
         else {}
     )
     now = timezone.now()
-    return [(run, enrolment_eligibility(run, person, mine.get(run.pk), now=now)) for run in runs]
+    return CoursePage(
+        runs=[(run, enrolment_eligibility(run, person, mine.get(run.pk), now=now)) for run in runs],
+        prerequisites=[(c, c.pk in person.passed_course_ids) for c in course.prerequisites.all()],
+        recommended=[(c, c.pk in person.passed_course_ids) for c in course.recommended.all()],
+    )
+
+
+def prerequisite_cycle(course: Course, prerequisites: Iterable[Course]) -> list[str] | None:
+    """The cycle ``course`` would be part of (or lead into) if its prerequisites became these:
+    course codes, each a prerequisite of the next, back to where it started ("GPU101 → LLM201
+    → GPU101"); None when there is none.  Two queries at most."""
+    if course.pk is None:  # a new course: nothing can require it yet
+        return None
+    edges: dict[int, set[int]] = defaultdict(set)
+    through = Course.prerequisites.through
+    for course_id, prerequisite_id in through.objects.exclude(from_course_id=course.pk).values_list(
+        "from_course_id", "to_course_id"
+    ):
+        edges[course_id].add(prerequisite_id)
+    edges[course.pk] = {p.pk for p in prerequisites}
+    # Only what the course leads to matters: an old cycle elsewhere blocks no edit here.
+    reachable, todo = set(), [course.pk]
+    while todo:
+        node = todo.pop()
+        if node not in reachable:
+            reachable.add(node)
+            todo.extend(edges[node])
+    try:
+        TopologicalSorter({node: edges[node] for node in reachable}).prepare()
+    except CycleError as exc:
+        ids: list[int] = exc.args[1][:-1]
+        if course.pk in ids:  # start the path at the course being changed
+            start = ids.index(course.pk)
+            ids = ids[start:] + ids[:start]
+        codes = dict(Course.objects.filter(pk__in=ids).values_list("pk", "code"))
+        return [codes[i] for i in [*ids, ids[0]]]
+    return None
 
 
 # --------------------------------------------------------------------------- content, progress

@@ -586,13 +586,68 @@ def grading_policy_set(
 def course_create(*, actor: User, **fields: object) -> Course:
     """Operators create courses; ``sectors`` is validated against ``Sector``."""
     _require(is_operator(actor))
-    prerequisites = fields.pop("prerequisites", [])
+    prerequisites = list(fields.pop("prerequisites", []))  # type: ignore[call-overload]
+    recommended = list(fields.pop("recommended", []))  # type: ignore[call-overload]
     course = Course(**fields)
     course.full_clean()
     with transaction.atomic():
         course.save()
-        course.prerequisites.set(prerequisites)  # type: ignore[arg-type]
+        _set_prerequisites(course, prerequisites, recommended)
         audit(actor, "course.create", course)
+    return course
+
+
+def check_prerequisites(
+    course: Course, prerequisites: list[Course], recommended: list[Course] | None = None
+) -> None:
+    """Refuse prerequisites that would make a cycle, naming its path: nobody could ever enrol
+    in a course that needs itself first.  The service, the admin form and the API check it."""
+    if course.pk is not None and any(c.pk == course.pk for c in recommended or []):
+        raise ValidationError({"recommended": _("A course cannot be recommended before itself.")})
+    cycle = selectors.prerequisite_cycle(course, prerequisites)
+    if cycle is not None:
+        raise ValidationError(
+            {
+                "prerequisites": _(
+                    "A prerequisite cycle: %(path)s. Nobody could ever enrol in these courses."
+                )
+                % {"path": " → ".join(cycle)}
+            }
+        )
+
+
+def _set_prerequisites(
+    course: Course, prerequisites: list[Course], recommended: list[Course]
+) -> None:
+    check_prerequisites(course, prerequisites, recommended)
+    course.prerequisites.set(prerequisites)
+    course.recommended.set(recommended)
+
+
+def course_prerequisites_set(
+    *,
+    actor: User,
+    course: Course,
+    prerequisites: list[Course],
+    recommended: list[Course] | None = None,
+) -> Course:
+    """Operators set the courses to pass before ``course`` (enforced at enrolment) and those
+    recommended first (only shown).  Refused, changing nothing, when it would make a cycle."""
+    _require(is_operator(actor))
+    with transaction.atomic():
+        # One change of the prerequisite graph at a time: two edits that each look fine could
+        # close a cycle together.  Operators change it rarely; locking every course is cheap.
+        list(Course.objects.select_for_update().order_by("pk").values_list("pk", flat=True))
+        if recommended is None:
+            recommended = list(course.recommended.all())
+        _set_prerequisites(course, prerequisites, recommended)
+        audit(
+            actor,
+            "course.prerequisites",
+            course,
+            prerequisites=sorted(c.code for c in prerequisites),
+            recommended=sorted(c.code for c in recommended),
+        )
     return course
 
 

@@ -322,11 +322,13 @@ class RunResult:
     grade: Decimal | None
     passed: bool
     finished_at: datetime
+    run_title: str = ""  # what a programme's completion record shows of the run
 
 
 def finished_results(user_ids: list[int], now: datetime | None = None) -> list[RunResult]:
     """The results of these people in every run of theirs that has ended or that staff marked
-    completed, each graded by its run's own policy (``courses.grading``, as the gradebook).
+    completed, each graded by its run's own policy (``courses.grading``, as the gradebook);
+    a run with nothing graded counts as passed only when staff marked it completed.
     Unscoped, for the system (programme progress): callers decide who may see them.
     Six queries whatever the number of people: enrolments, runs, categories, labs, the latest
     submissions, extensions."""
@@ -343,8 +345,8 @@ def finished_results(user_ids: list[int], now: datetime | None = None) -> list[R
         r.pk: r for r in CourseRun.objects.filter(pk__in=run_ids).prefetch_related("categories")
     }
     labs_of: dict[int, list[Lab]] = defaultdict(list)
-    for lab in Lab.objects.filter(run_id__in=run_ids).select_related("category").order_by(
-        "due_at", "id"
+    for lab in (
+        Lab.objects.filter(run_id__in=run_ids).select_related("category").order_by("due_at", "id")
     ):
         labs_of[lab.run_id].append(lab)
     people = {e.user_id for e in enrolments}
@@ -373,14 +375,24 @@ def finished_results(user_ids: list[int], now: datetime | None = None) -> list[R
                 user_id=enrolment.user_id,
                 run_id=run.pk,
                 course_id=run.course_id,
+                run_title=run.title,
                 grade=grade.percentage,
-                passed=grade.passed,
+                passed=_passed(grade, enrolment),
                 finished_at=min(run.ends_at, enrolment.state_changed_at)
                 if enrolment.state == EnrolmentState.COMPLETED
                 else run.ends_at,
             )
         )
     return out
+
+
+def _passed(grade: GradeResult, enrolment: Enrolment) -> bool:
+    """A graded run is passed at the run's pass mark.  A run with nothing graded (a course
+    without labs, say) proves nothing by having ended: only staff marking the enrolment
+    completed says it was passed."""
+    if grade.percentage is None:
+        return enrolment.state == EnrolmentState.COMPLETED
+    return grade.passed
 
 
 def lab_cell(lab: Lab, sub: Submission | None) -> GradebookCell:

@@ -12,21 +12,25 @@ Anything else is not found (the model's ``DoesNotExist``).
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from django.db.models import Prefetch, Q, QuerySet
+from django.db.models import Count, Prefetch, Q, QuerySet, Sum
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
+from django.utils.translation import gettext_lazy as _
 
-from academy.models import User
+from academy.models import Cohort, User
 from academy.selectors import admin_institution_ids, is_operator
 from courses.models import Course, CourseRun, Enrolment, EnrolmentState
+from notebooks.selectors import finished_results
 
 from . import rules
 from .models import (
     Allocation,
     AllocationState,
+    Completion,
     Programme,
     ProgrammeStatus,
     ProgrammeVersion,
@@ -233,3 +237,328 @@ def programmes_counting(course: Course) -> QuerySet[Programme]:
         .distinct()
         .order_by("code")
     )
+
+
+# --- staff pages (h2) ---
+
+
+def managed_programmes(user: User) -> QuerySet[Programme]:
+    """The programmes ``user`` may build and manage, with how many people follow each."""
+    qs = Programme.objects.select_related("owner").annotate(
+        followers=Count("allocations", distinct=True)
+    )
+    if not is_operator(user):
+        if not user.is_authenticated:
+            return qs.none()
+        qs = qs.filter(Q(managers=user) | Q(owner_id__in=admin_institution_ids(user))).distinct()
+    return qs.order_by("code")
+
+
+def versions(programme: Programme) -> QuerySet[ProgrammeVersion]:
+    """A programme's versions, newest first, with how many people follow each."""
+    return programme.versions.annotate(followers=Count("allocations")).order_by("-number")
+
+
+def allocatable_cohorts(user: User) -> QuerySet[Cohort]:
+    """The cohorts ``user`` may put on a programme: those of institutions they administer."""
+    qs = Cohort.objects.select_related("institution").order_by("institution__name", "name")
+    if is_operator(user):
+        return qs
+    return qs.filter(institution_id__in=admin_institution_ids(user))
+
+
+def summary_of(allocations: QuerySet[Allocation]) -> list[CohortSummary]:
+    """``cohort_summary`` computed in the database (one query whatever the number of people):
+    per cohort, how many follow, completed, and the mean credits."""
+    groups: dict[str, list[tuple[str, int, Decimal]]] = defaultdict(list)
+    # The scoped queryset may join rows twice (``distinct``): sum over the ids it selects.
+    rows = (
+        Allocation.objects.filter(pk__in=allocations.values("pk"))
+        .values("cohort__name", "state")
+        .annotate(n=Count("id", distinct=True), credits=Sum("credits_earned"))
+    )
+    for row in rows:
+        groups[row["cohort__name"] or "—"].append(
+            (row["state"], row["n"], row["credits"] or Decimal(0))
+        )
+    out = []
+    for name, counts in sorted(groups.items()):
+        total = sum(n for _state, n, _credits in counts)
+        credits = sum((c for _state, _n, c in counts), Decimal(0))
+        out.append(
+            CohortSummary(
+                name=name,
+                people=total,
+                completed=sum(n for s, n, _c in counts if s == AllocationState.COMPLETED),
+                credits_mean=(credits / total).quantize(Decimal("0.1")),
+                states=Counter({s: n for s, n, _c in counts}),
+            )
+        )
+    return out
+
+
+# --- student pages (h1): the catalogue's "My programmes", the programme outline, the map ---
+
+
+def own_allocations(user: User) -> list[Allocation]:
+    """The programmes ``user`` follows or asked to follow ("My programmes"): one query."""
+    if not user.is_authenticated:
+        return []
+    return list(
+        Allocation.objects.filter(user=user)
+        .select_related("programme__owner", "version", "completion")
+        .order_by("programme__code")
+    )
+
+
+NOT_COMPUTED = "not_computed"  # no progress yet: a request waiting for approval, a fresh join
+
+STATE_LABELS = {
+    rules.DONE: _("Done"),
+    rules.IN_PROGRESS: _("In progress"),
+    rules.AVAILABLE: _("Available"),
+    rules.LOCKED: _("Locked"),
+    NOT_COMPUTED: _("Not computed yet"),
+}
+
+
+def plain_number(value: Decimal) -> str:
+    """Points and counts without trailing zeros: 2.0 → "2", 7.5 → "7.5"."""
+    return format(value.normalize(), "f")
+
+
+@dataclass(frozen=True)
+class MapCourse:
+    pk: int
+    code: str
+    title: str
+
+
+@dataclass(frozen=True)
+class MapEvidence:
+    """The run that did a course item: frozen in the completion record, or else the person's
+    best run that counts (as ``rules`` chooses it)."""
+
+    run_id: int
+    run_title: str
+    grade: Decimal | None
+    finished_at: datetime
+    course: MapCourse | None = None
+
+
+@dataclass
+class MapNode:
+    """A node of the map: a set (``rule`` over ``children``) or a course item."""
+
+    id: int
+    label: str
+    is_set: bool
+    rule: str = ""
+    state: str = NOT_COMPUTED
+    points: Decimal = Decimal(0)  # what the node is worth to a "minimum points" parent
+    required: Decimal = Decimal(0)  # a set's N, or its minimum points
+    done_children: int = 0
+    points_done: Decimal = Decimal(0)
+    not_needed: bool = False  # its set is done without it (an elective left over)
+    course: MapCourse | None = None
+    min_grade: Decimal | None = None
+    evidence: MapEvidence | None = None
+    children: list[MapNode] = field(default_factory=list)
+
+    @property
+    def state_label(self) -> str:
+        return str(STATE_LABELS[self.state])
+
+    @property
+    def in_order(self) -> bool:
+        return self.rule == rules.ALL_IN_ORDER
+
+    @property
+    def points_text(self) -> str:
+        return ngettext("%(n)s point", "%(n)s points", int(self.points)) % {
+            "n": plain_number(self.points)
+        }
+
+    @property
+    def rule_text(self) -> str:
+        """The set's rule in words: "All, in order", "At least 2 of 3", "Minimum 10 points"."""
+        n = int(self.required)
+        if self.rule == rules.ALL_IN_ORDER:
+            return gettext("All, in order")
+        if self.rule == rules.ALL:
+            return gettext("All, in any order")
+        if self.rule == rules.AT_LEAST:
+            return ngettext("At least %(n)s of %(total)s", "At least %(n)s of %(total)s", n) % {
+                "n": n,
+                "total": len(self.children),
+            }
+        if self.rule == rules.MIN_POINTS:
+            return ngettext("Minimum %(n)s point", "Minimum %(n)s points", n) % {
+                "n": plain_number(self.required)
+            }
+        return ""
+
+    @property
+    def progress_text(self) -> str:
+        """How far the set is: "1 of 2 done", "6 / 10 points"."""
+        if not self.is_set:
+            return ""
+        if self.rule == rules.MIN_POINTS:
+            return gettext("%(done)s / %(required)s points") % {
+                "done": plain_number(self.points_done),
+                "required": plain_number(self.required),
+            }
+        needed = int(self.required) if self.rule == rules.AT_LEAST else len(self.children)
+        return gettext("%(done)s of %(needed)s done") % {
+            "done": min(self.done_children, needed),
+            "needed": needed,
+        }
+
+
+def _map_tree(
+    rows: list[Requirement],
+    states: dict[str, str],
+    evidence: dict[int, MapEvidence],
+) -> MapNode:
+    """The tree of ``rows`` as map nodes, with each node's state from ``states`` (node id →
+    state, as ``Allocation.progress`` stores it) and ``evidence`` per course id."""
+    children_of: dict[int | None, list[Requirement]] = defaultdict(list)
+    for row in rows:
+        children_of[row.parent_id].append(row)
+
+    def build(row: Requirement) -> MapNode:
+        state = states.get(str(row.pk), NOT_COMPUTED)
+        if row.course is not None:
+            return MapNode(
+                id=row.pk,
+                label=row.course.code,
+                is_set=False,
+                state=state,
+                points=row.points,
+                course=MapCourse(row.course.pk, row.course.code, row.course.title),
+                min_grade=row.min_grade,
+                evidence=evidence.get(row.course.pk) if state == rules.DONE else None,
+            )
+        kids = [build(child) for child in children_of[row.pk]]
+        done = [kid for kid in kids if kid.state == rules.DONE]
+        if state == rules.DONE:
+            for kid in kids:
+                kid.not_needed = kid.state != rules.DONE
+        return MapNode(
+            id=row.pk,
+            label=row.label,
+            is_set=True,
+            rule=row.rule,
+            state=state,
+            points=row.points,
+            required=row.count,
+            done_children=len(done),
+            points_done=sum((kid.points for kid in done), Decimal(0)),
+            children=kids,
+        )
+
+    roots = children_of[None]
+    if not roots:
+        return MapNode(id=0, label="", is_set=True, rule=rules.ALL)
+    return build(roots[0])
+
+
+def programme_outline(version: ProgrammeVersion) -> MapNode:
+    """A version's tree without anyone's progress, for the programme page: two queries."""
+    return _map_tree(requirement_rows(version), {}, {})
+
+
+@dataclass
+class ProgrammeMap:
+    allocation: Allocation
+    root: MapNode
+    completion: Completion | None
+    completion_evidence: list[MapEvidence]
+
+    @property
+    def items(self) -> list[MapNode]:
+        def courses(node: MapNode) -> list[MapNode]:
+            if not node.is_set:
+                return [node]
+            return [item for child in node.children for item in courses(child)]
+
+        return courses(self.root)
+
+    @property
+    def next_items(self) -> list[MapNode]:
+        """The courses the person may take now (and still needs)."""
+        return [i for i in self.items if i.state == rules.AVAILABLE and not i.not_needed]
+
+    @property
+    def percent_done(self) -> int:
+        a = self.allocation
+        return round(100 * a.items_done / a.items_total) if a.items_total else 0
+
+
+def programme_map(allocation: Allocation) -> ProgrammeMap:
+    """One person's map: the tree of the version they follow with each node's state as the
+    progress task last computed it (``Allocation.progress``, never recomputed here), and for
+    each item done the run that did it: frozen in the completion record once completed (unless
+    flagged for review), else their best run that counts.  Unscoped: callers pass an
+    allocation the acting user may see.  At most nine queries whatever the tree's size (two
+    for the tree, six for the results when the evidence is looked up, one for run titles)."""
+    rows = requirement_rows(allocation.version)
+    completion: Completion | None = getattr(allocation, "completion", None)
+    progress: dict[str, str] = allocation.progress or {}
+    found: dict[int, tuple[int, Decimal | None, datetime]] = {}  # course → run, grade, date
+    frozen: list[tuple[int, int, Decimal | None, datetime]] = []
+    if completion is not None:
+        for e in completion.evidence:
+            grade = None if e["grade"] is None else Decimal(e["grade"])
+            date = datetime.fromisoformat(e["finished_at"])
+            frozen.append((int(e["course"]), int(e["run"]), grade, date))
+    if completion is not None and not completion.needs_review:
+        found = {course: (run, grade, date) for course, run, grade, date in frozen}
+    elif any(r.course is not None and progress.get(str(r.pk)) == rules.DONE for r in rows):
+        # The states are the task's; only the evidence is looked up, by the same rules.
+        results = [
+            rules.Result(r.run_id, r.course_id, r.grade, r.passed, r.finished_at)
+            for r in finished_results([allocation.user_id])
+        ]
+        for state in rules.evaluate(tree(allocation.version, rows), results).states.values():
+            if state.evidence is not None:
+                r = state.evidence
+                found[r.course_id] = (r.run_id, r.grade, r.finished_at)
+    run_ids = {run for run, _g, _d in found.values()} | {run for _c, run, _g, _d in frozen}
+    titles = dict(CourseRun.objects.filter(pk__in=run_ids).values_list("pk", "title"))
+    courses = {
+        r.course.pk: MapCourse(r.course.pk, r.course.code, r.course.title)
+        for r in rows
+        if r.course is not None
+    }
+    evidence = {
+        course: MapEvidence(run, titles.get(run, ""), grade, date, courses.get(course))
+        for course, (run, grade, date) in found.items()
+    }
+    return ProgrammeMap(
+        allocation=allocation,
+        root=_map_tree(rows, progress, evidence),
+        completion=completion,
+        completion_evidence=[
+            MapEvidence(run, titles.get(run, ""), grade, date, courses.get(course))
+            for course, run, grade, date in sorted(frozen, key=lambda e: e[3])
+        ],
+    )
+
+
+# --- API (h3) ---
+
+
+def versions_for(user: User) -> QuerySet[ProgrammeVersion]:
+    """Published versions of the programmes ``user`` may see, and every version of the ones
+    they manage."""
+    seen = programmes_for(user).values("pk")
+    managed = managed_programmes(user).values("pk")
+    return ProgrammeVersion.objects.filter(
+        Q(programme__in=seen, published_at__isnull=False) | Q(programme__in=managed)
+    ).select_related("programme")
+
+
+def requirements_for(user: User) -> QuerySet[Requirement]:
+    """The nodes of the versions ``user`` may see."""
+    return Requirement.objects.filter(version__in=versions_for(user).values("pk"))

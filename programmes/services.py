@@ -13,19 +13,22 @@ whose evidence never changes afterwards (a later change flags it for review).
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.db.backends.base.base import BaseDatabaseWrapper
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from academy.audit import audit
-from academy.jobs import enqueue
-from academy.models import Cohort, Membership, User
+from academy.jobs import enqueue, send
+from academy.models import AuditEvent, Cohort, Membership, User
 from academy.selectors import can_manage_institution
-from courses.models import Course
+from courses.models import SEAT_STATES, Course, CourseRun, Enrolment
 from notebooks.selectors import finished_results
 
 from . import rules, selectors
@@ -284,7 +287,7 @@ def _allocate(
     allocation = Allocation.objects.create(
         user=user, programme=programme, version=version, source=source, state=state, cohort=cohort
     )
-    enqueue(RECOMPUTE_TASK, [user.pk])
+    recompute_after_commit([user.pk])  # a cohort of 2,000: one task after the commit
     return allocation
 
 
@@ -393,93 +396,398 @@ def allocation_move(
     return allocation
 
 
-def _evidence(evaluation: rules.Evaluation) -> list[dict[str, str | None]]:
-    return sorted(
-        (
+def _evidence(
+    root: rules.SetNode, evaluation: rules.Evaluation, run_titles: dict[int, str]
+) -> list[dict[str, Any]]:
+    """What a completion freezes, per course item that is done (in the tree's order): the
+    course, the run that did it, its grade and whether it was passed, when it ended, and the
+    item's points.  Plain JSON (strings, not Decimals or datetimes), so the stored record reads
+    back exactly as written."""
+    out: list[dict[str, Any]] = []
+    for node in rules.walk(root):
+        if not isinstance(node, rules.CourseNode):
+            continue
+        found = evaluation.of(node).evidence
+        if found is None:
+            continue
+        out.append(
             {
-                "course": str(r.course_id),
-                "run": str(r.run_id),
-                "grade": None if r.grade is None else str(r.grade),
-                "finished_at": r.finished_at.isoformat(),
+                "item": str(node.id),
+                "course": str(found.course_id),
+                "course_code": node.label,
+                "run": str(found.run_id),
+                "run_title": run_titles.get(found.run_id, ""),
+                "grade": None if found.grade is None else str(found.grade),
+                "passed": found.passed,
+                "finished_at": found.finished_at.isoformat(),
+                "points": str(node.points),
             }
-            for r in evaluation.evidence
-        ),
-        key=lambda e: (e["course"], e["run"]),
+        )
+    return out
+
+
+def _grade_text(grade: Decimal | str | None) -> str:
+    return "—" if grade is None else f"{Decimal(grade):.2f}"
+
+
+def _review_reason(
+    evidence: list[dict[str, Any]], now_by_run: dict[int, rules.Result], satisfied: bool
+) -> str:
+    """What changed since the completion froze ``evidence``, in words (empty: nothing did).
+    Each frozen run is compared with its result today, by value (grades as numbers); a better
+    run taken afterwards changes nothing, a lower grade or a lost result does."""
+    changes = []
+    for entry in evidence:
+        label = entry.get("course_code") or entry["course"]
+        current = now_by_run.get(int(entry["run"]))
+        if current is None:
+            changes.append(_("%(course)s: the result of the run is gone") % {"course": label})
+            continue
+        before = None if entry["grade"] is None else Decimal(entry["grade"])
+        if before != current.grade:
+            changes.append(
+                _("%(course)s: grade %(before)s → %(after)s")
+                % {
+                    "course": label,
+                    "before": _grade_text(before),
+                    "after": _grade_text(current.grade),
+                }
+            )
+        elif current.passed != entry.get("passed", True):
+            changes.append(_("%(course)s: no longer passed") % {"course": label})
+    if not satisfied:
+        changes.append(_("the programme's requirements are no longer met"))
+    return "; ".join(changes)[:500]
+
+
+def _system_audit(action: str, rows: list[tuple[Allocation, dict[str, Any]]]) -> None:
+    """Audit rows of the recompute task (no acting person), in one insert per batch: what
+    ``academy.audit.audit`` writes, row by row."""
+    AuditEvent.objects.bulk_create(
+        [
+            AuditEvent(
+                actor=None,
+                actor_repr="system",
+                action=action,
+                target_type=allocation._meta.label_lower,
+                target_id=str(allocation.pk),
+                target_repr=str(allocation)[:300],
+                institution_id=allocation.programme.owner_id,
+                data=data,
+            )
+            for allocation, data in rows
+        ]
     )
 
 
 def recompute_progress(user_ids: list[int]) -> int:
     """Recompute the progress of every allocation of these people from their results.
-    Idempotent; a constant number of queries per batch of people.  Returns how many
-    allocations were updated."""
+    Idempotent (a second run writes nothing new); a constant number of queries per batch of
+    RECOMPUTE_BATCH people.  Returns how many allocations were recomputed."""
+    people = sorted(set(user_ids))
+    trees: dict[int, rules.SetNode] = {}  # per version, shared by the batches
     updated = 0
-    for start in range(0, len(user_ids), RECOMPUTE_BATCH):
-        updated += _recompute_batch(user_ids[start : start + RECOMPUTE_BATCH])
+    for start in range(0, len(people), RECOMPUTE_BATCH):
+        updated += _recompute_batch(people[start : start + RECOMPUTE_BATCH], trees)
     return updated
 
 
-def _recompute_batch(user_ids: list[int]) -> int:
-    allocations = list(
-        Allocation.objects.filter(
-            user_id__in=user_ids,
-            state__in=[AllocationState.ACTIVE, AllocationState.COMPLETED],
-        ).select_related("version", "completion", "programme")
+_PENDING = "programmes_recompute_pending"  # an attribute of the (per-thread) connection
+
+
+def _pending(connection: BaseDatabaseWrapper) -> set[int]:
+    pending: set[int] | None = getattr(connection, _PENDING, None)
+    if pending is None:
+        pending = set()
+        setattr(connection, _PENDING, pending)
+    return pending
+
+
+def recompute_after_commit(user_ids: Iterable[int]) -> None:
+    """Recompute these people's progress once the current transaction commits, together with
+    everyone else the transaction touched.  Every call registers a callback (so one that a
+    rolled-back savepoint discards leaves the others); the first to run after the commit
+    sends the whole set and the rest find it empty.  People marked by a transaction that
+    rolled back ride along with the next commit: a needless recompute, which is harmless."""
+    connection = transaction.get_connection()
+    _pending(connection).update(user_ids)
+    transaction.on_commit(lambda: _flush(connection))
+
+
+def _flush(connection: BaseDatabaseWrapper) -> None:
+    pending = _pending(connection)
+    if not pending:
+        return
+    touched = sorted(pending)
+    pending.clear()
+    following = sorted(
+        set(
+            Allocation.objects.filter(
+                user_id__in=touched,
+                state__in=[AllocationState.ACTIVE, AllocationState.COMPLETED],
+            ).values_list("user_id", flat=True)
+        )
     )
-    if not allocations:
-        return 0
-    results: dict[int, list[rules.Result]] = defaultdict(list)
-    for r in finished_results([a.user_id for a in allocations]):
-        results[r.user_id].append(
-            rules.Result(r.run_id, r.course_id, r.grade, r.passed, r.finished_at)
-        )
-    seated = selectors.seated_course_ids([a.user_id for a in allocations])
-    trees: dict[int, rules.SetNode] = {}
+    if following:
+        # After the commit, outside any transaction: sent now (a broker outage is logged by
+        # ``send``; the person's next change recomputes everything again).
+        send(RECOMPUTE_TASK, following)
+
+
+def recompute_runs_ended(*, hours: int = 2) -> int:
+    """Recompute the people following a programme whose run ended in the last ``hours``: a run
+    that ends turns its grades into results with no save to trigger anything, so the hourly
+    sweep (``programmes.tasks.recompute_runs_ended``) does it; the window overlaps the next
+    sweep's, and recomputing someone twice is harmless."""
     now = timezone.now()
-    completions, reviews = [], []
-    for allocation in allocations:
-        if allocation.version_id not in trees:
-            trees[allocation.version_id] = selectors.tree(allocation.version)
-        root = trees[allocation.version_id]
-        evaluation = rules.evaluate(root, results[allocation.user_id], seated[allocation.user_id])
-        courses = [n for n in rules.walk(root) if isinstance(n, rules.CourseNode)]
-        allocation.progress = {str(k): v.state for k, v in evaluation.states.items()}
-        allocation.items_total = len(courses)
-        allocation.items_done = sum(evaluation.of(n).state == rules.DONE for n in courses)
-        allocation.credits_earned = sum(
-            (n.points for n in courses if evaluation.of(n).state == rules.DONE), Decimal(0)
+    people = (
+        Enrolment.objects.filter(
+            run__ends_at__range=(now - timedelta(hours=hours), now),
+            state__in=SEAT_STATES,
+            user__allocations__state__in=[AllocationState.ACTIVE, AllocationState.COMPLETED],
         )
-        allocation.computed_at = now
-        satisfied = evaluation.of(root).state == rules.DONE
-        completion = getattr(allocation, "completion", None)
-        if completion is not None:
-            if not completion.needs_review and completion.evidence != _evidence(evaluation):
-                completion.needs_review = True
-                completion.review_reason = "results changed after completion"
-                reviews.append(completion)
-        elif satisfied:
-            allocation.state = AllocationState.COMPLETED
-            completions.append(
-                Completion(
-                    allocation=allocation,
-                    version=allocation.version,
-                    evidence=_evidence(evaluation),
-                    credits=allocation.credits_earned,
-                )
-            )
+        .values_list("user_id", flat=True)
+        .distinct()
+    )
+    return recompute_progress(list(people))
+
+
+PROGRESS_FIELDS = ("progress", "items_total", "items_done", "credits_earned", "state")
+
+
+def _recompute_batch(user_ids: list[int], trees: dict[int, rules.SetNode]) -> int:
     with transaction.atomic():
-        Allocation.objects.bulk_update(
-            allocations,
-            ["progress", "items_total", "items_done", "credits_earned", "computed_at", "state"],
-            batch_size=500,
+        # The rows are locked in id order: two runs for the same people (a retry, two grading
+        # commits close together) take turns and never deadlock, and the second one finds the
+        # first one's completion below (its own query, so it sees what the first committed).
+        allocations = list(
+            Allocation.objects.select_for_update(of=("self",))
+            .filter(
+                user_id__in=user_ids,
+                state__in=[AllocationState.ACTIVE, AllocationState.COMPLETED],
+            )
+            .select_related("version", "programme", "user")
+            .order_by("pk")
         )
+        if not allocations:
+            return 0
+        completed = {
+            c.allocation_id: c for c in Completion.objects.filter(allocation__in=allocations)
+        }
+        people = sorted({a.user_id for a in allocations})
+        results: dict[int, list[rules.Result]] = defaultdict(list)
+        run_titles: dict[int, str] = {}
+        for r in finished_results(people):
+            results[r.user_id].append(
+                rules.Result(r.run_id, r.course_id, r.grade, r.passed, r.finished_at)
+            )
+            run_titles[r.run_id] = r.run_title
+        seated = selectors.seated_course_ids(people)
+        now = timezone.now()
+        changed: list[Allocation] = []
+        completions: list[Completion] = []
+        reviews: list[Completion] = []
+        for allocation in allocations:
+            if allocation.version_id not in trees:
+                trees[allocation.version_id] = selectors.tree(allocation.version)
+            root = trees[allocation.version_id]
+            mine = results[allocation.user_id]
+            evaluation = rules.evaluate(root, mine, seated[allocation.user_id])
+            before = [getattr(allocation, f) for f in PROGRESS_FIELDS]
+            _apply(allocation, root, evaluation)
+            satisfied = evaluation.of(root).state == rules.DONE
+            completion = completed.get(allocation.pk)
+            if completion is None and satisfied:
+                allocation.state = AllocationState.COMPLETED
+                completions.append(
+                    Completion(
+                        allocation=allocation,
+                        version=allocation.version,
+                        evidence=_evidence(root, evaluation, run_titles),
+                        credits=allocation.credits_earned,
+                    )
+                )
+            elif completion is not None and not completion.needs_review:
+                completion.allocation = allocation  # loaded already: the audit row names it
+                # The evidence stays as it was frozen; a change is flagged once, for people
+                # to look at, and a flagged record is left alone by later recomputes.  A flag a
+                # reviewer cleared keeps its reason: the same change is not flagged again, a
+                # different one is.
+                reason = _review_reason(completion.evidence, {r.run_id: r for r in mine}, satisfied)
+                if reason and reason != completion.review_reason:
+                    completion.needs_review, completion.review_reason = True, reason
+                    reviews.append(completion)
+            if [getattr(allocation, f) for f in PROGRESS_FIELDS] != before:
+                changed.append(allocation)
+        Allocation.objects.bulk_update(changed, PROGRESS_FIELDS, batch_size=RECOMPUTE_BATCH)
+        Allocation.objects.filter(pk__in=[a.pk for a in allocations]).update(computed_at=now)
         Completion.objects.bulk_create(completions)
         Completion.objects.bulk_update(reviews, ["needs_review", "review_reason"])
-        for completion in completions:
-            audit(
-                None,
-                "programme.complete",
-                completion.allocation,
-                institution=completion.allocation.programme.owner,
-                version=completion.version.number,
-            )
+        _system_audit(
+            "programme.complete",
+            [(c.allocation, {"version": c.allocation.version.number}) for c in completions],
+        )
+        _system_audit(
+            "programme.review_flag",
+            [(c.allocation, {"reason": c.review_reason}) for c in reviews],
+        )
     return len(allocations)
+
+
+def _apply(allocation: Allocation, root: rules.SetNode, evaluation: rules.Evaluation) -> None:
+    """Write one evaluation into the allocation's progress fields (not saved)."""
+    courses = [n for n in rules.walk(root) if isinstance(n, rules.CourseNode)]
+    done = [n for n in courses if evaluation.of(n).state == rules.DONE]
+    allocation.progress = {str(k): v.state for k, v in evaluation.states.items()}
+    allocation.items_total = len(courses)
+    allocation.items_done = len(done)
+    allocation.credits_earned = sum((n.points for n in done), Decimal(0))
+
+
+# --- staff pages (h2): editing a programme, retiring it, adding a person, ordering the tree ---
+
+PROGRAMME_FIELDS = (
+    "title",
+    "title_sr",
+    "description",
+    "description_sr",
+    "owner",
+    "eqf_level",
+    "ects",
+    "sectors",
+    "join_policy",
+    "invite_code",
+)
+
+
+def programme_update(*, actor: User, programme: Programme, **fields: Any) -> Programme:
+    """Change a programme's description fields (not its code, status or versions).  Moving it
+    to another owner needs rights over both."""
+    unknown = set(fields) - set(PROGRAMME_FIELDS)
+    if unknown:
+        raise ValidationError(
+            _("These cannot be changed: %(names)s.") % {"names": ", ".join(sorted(unknown))}
+        )
+    _require(selectors.can_manage_programme(actor, programme))
+    if "owner" in fields and fields["owner"] != programme.owner:
+        owner = fields["owner"]
+        _require(actor.is_staff if owner is None else can_manage_institution(actor, owner))
+    changed = {k: v for k, v in fields.items() if getattr(programme, k) != v}
+    if not changed:
+        return programme
+    with transaction.atomic():
+        for name, value in changed.items():
+            setattr(programme, name, value)
+        programme.full_clean()
+        programme.save(update_fields=list(changed))
+        audit(
+            actor,
+            "programme.update",
+            programme,
+            institution=programme.owner,
+            changed=sorted(changed),
+        )
+    return programme
+
+
+def programme_retire(*, actor: User, programme: Programme) -> Programme:
+    """No new people; those following keep following and keep their progress."""
+    _require(selectors.can_manage_programme(actor, programme))
+    if programme.status == ProgrammeStatus.RETIRED:
+        raise ValidationError(_("This programme is already retired."))
+    with transaction.atomic():
+        programme.status = ProgrammeStatus.RETIRED
+        programme.save(update_fields=["status"])
+        audit(actor, "programme.retire", programme, institution=programme.owner)
+    return programme
+
+
+def allocation_add(*, actor: User, programme: Programme, user: User) -> Allocation:
+    """Staff put one person on the programme (whatever its join policy)."""
+    _require(selectors.can_manage_programme(actor, programme))
+    with transaction.atomic():
+        allocation = _allocate(user, programme, source=AllocationSource.STAFF)
+        audit(actor, "programme.allocation_add", allocation, institution=programme.owner)
+    return allocation
+
+
+def requirement_move(*, actor: User, requirement: Requirement, up: bool) -> Requirement:
+    """Swap a node with its neighbour among its siblings (refused like any edit when frozen,
+    or when the new order makes a prerequisite cycle)."""
+    if requirement.parent_id is None:
+        raise ValidationError(_("The root set cannot be moved."))
+    with transaction.atomic():
+        version = ProgrammeVersion.objects.select_for_update().get(pk=requirement.version_id)
+        _editable(actor, version)
+        siblings = list(Requirement.objects.filter(parent_id=requirement.parent_id))
+        index = next(i for i, s in enumerate(siblings) if s.pk == requirement.pk)
+        other = index - 1 if up else index + 1
+        if not 0 <= other < len(siblings):
+            return requirement
+        siblings[index], siblings[other] = siblings[other], siblings[index]
+        for position, sibling in enumerate(siblings, start=1):
+            sibling.position = position
+        Requirement.objects.bulk_update(siblings, ["position"])
+        _check_order(version)
+        audit(
+            actor,
+            "programme.requirement_move",
+            version.programme,
+            institution=version.programme.owner,
+            version=version.number,
+            label=requirement.label,
+            up=up,
+        )
+    requirement.refresh_from_db()
+    return requirement
+
+
+def requirement_exclude_runs(
+    *, actor: User, requirement: Requirement, runs: list[CourseRun]
+) -> Requirement:
+    """Set the runs of an item's course that do not count for it."""
+    if requirement.course_id is None:
+        raise ValidationError(_("Only course items have runs to exclude."))
+    if any(run.course_id != requirement.course_id for run in runs):
+        raise ValidationError(_("Only runs of the item's own course can be excluded."))
+    with transaction.atomic():
+        version = ProgrammeVersion.objects.select_for_update().get(pk=requirement.version_id)
+        _editable(actor, version)
+        requirement.excluded_runs.set(runs)
+        audit(
+            actor,
+            "programme.requirement_exclude",
+            version.programme,
+            institution=version.programme.owner,
+            version=version.number,
+            label=requirement.label,
+            runs=sorted(run.pk for run in runs),
+        )
+    return requirement
+
+
+def problem_texts(root: rules.SetNode) -> list[str]:
+    """Why a tree can never be completed, in words, for the builder to show before publishing."""
+    return [_problem_text(code) for code in rules.problems(root)]
+
+
+# --- admin (h3) ---
+
+
+def programme_managers_set(*, actor: User, programme: Programme, managers: list[User]) -> None:
+    """Name the people who manage the programme besides operators and the owner's admins."""
+    _require(selectors.can_manage_programme(actor, programme))
+    before = {user.username for user in programme.managers.all()}
+    after = {user.username for user in managers}
+    if before == after:
+        return
+    with transaction.atomic():
+        programme.managers.set(managers)
+        audit(
+            actor,
+            "programme.managers",
+            programme,
+            institution=programme.owner,
+            added=sorted(after - before),
+            removed=sorted(before - after),
+        )

@@ -34,6 +34,7 @@ LOCAL_IMPORTS_ALLOWED = {
     # Django connects receivers in AppConfig.ready, once the models are loaded.
     ("courses/apps.py", "courses.receivers"),
     ("programmes/apps.py", "programmes.receivers"),
+    ("notebooks/apps.py", "notebooks.receivers"),
     # The grader (nbclient, kernels, seccomp) is loaded by the grading worker only.
     ("notebooks/grading.py", "notebooks.grader.sandbox"),
     ("notebooks/grading.py", "notebooks.grader.grade"),
@@ -156,11 +157,12 @@ def test_no_function_local_imports_beyond_the_listed_reasons():
 
 
 def test_academy_loads_without_the_course_side(tmp_path):
-    """At run time too: every academy module imports with courses and notebooks not installed."""
+    """At run time too: every academy module imports with the course side (courses, notebooks,
+    programmes) not installed."""
     (tmp_path / "academy_alone.py").write_text(
         "from academy.settings import *  # noqa: F403\n"
         "INSTALLED_APPS = [a for a in INSTALLED_APPS  # noqa: F405\n"
-        "    if not a.startswith(('courses', 'notebooks'))]\n"
+        "    if not a.startswith(('courses', 'notebooks', 'programmes'))]\n"
     )
     script = (
         "import importlib, pkgutil, sys, django\n"
@@ -169,7 +171,8 @@ def test_academy_loads_without_the_course_side(tmp_path):
         "for m in pkgutil.iter_modules(academy.__path__):\n"
         "    if m.name not in ('urls', 'settings', 'asgi', 'wsgi'):\n"
         "        importlib.import_module('academy.' + m.name)\n"
-        "print(sorted(k for k in sys.modules if k.split('.')[0] in ('courses', 'notebooks')))\n"
+        "print(sorted(k for k in sys.modules\n"
+        "    if k.split('.')[0] in ('courses', 'notebooks', 'programmes')))\n"
     )
     env = {
         **os.environ,

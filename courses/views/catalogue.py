@@ -60,13 +60,16 @@ def catalogue(request: AuthedRequest) -> HttpResponse:
 @login_required
 def course_detail(request: AuthedRequest, code: str) -> HttpResponse:
     course = get_object_or_404(selectors.courses_for(request.user), code=code)
+    page = selectors.course_page(request.user, course)
     return render(
         request,
         "courses/course_detail.html",
         {
             "course": course,
             "description": render_markdown(course.description),
-            "runs": selectors.course_page(request.user, course),
+            "runs": page.runs,
+            "prerequisites": page.prerequisites,
+            "recommended": page.recommended,
             "sector_labels": dict(Sector.choices),
         },
     )

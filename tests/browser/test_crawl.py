@@ -69,6 +69,7 @@ def demo(transactional_db, settings, tmp_path):  # type: ignore[no-untyped-def]
     """The demo data of `manage.py seed_demo`, so the crawl sees realistic pages."""
     from courses import demo as courses_demo
     from notebooks import demo as notebooks_demo
+    from programmes import demo as programmes_demo
 
     settings.NOTEBOOKS_PRIVATE_ROOT = tmp_path / "private"
     settings.MEDIA_ROOT = tmp_path / "media"
@@ -79,6 +80,7 @@ def demo(transactional_db, settings, tmp_path):  # type: ignore[no-untyped-def]
         users = seed_people()
         courses_demo.seed(users)
         notebooks_demo.seed(users)
+        programmes_demo.seed(users)
     finally:
         app.conf.task_always_eager = eager
     return users

@@ -59,9 +59,11 @@ def test_course_page(client, people):
         EnrolmentFactory(run=run, user=people.student, state="waitlisted")
 
     client.force_login(people.student)
-    # session, user, staff runs, course, runs, allowed institutions, allowed cohorts, prerequisites,
-    # staff+users, member institutions, cohorts, completed courses, my enrolments, nav
-    same_count(client, f"/courses/{course.code}/", grow, 14)
+    # session, user, staff runs, course, prerequisites, recommended (shown since issue 11),
+    # runs, allowed institutions, allowed cohorts, staff+users, member institutions, cohorts,
+    # passed courses (the labs side's finished enrolments: none, so no grading queries), my
+    # enrolments, programmes the course counts towards (issue 11), nav
+    same_count(client, f"/courses/{course.code}/", grow, 16)
 
 
 def test_roster(client, people):

@@ -4,11 +4,14 @@ from academy.demo import seed_people
 
 
 class Command(BaseCommand):
-    help = "Create the demo data (idempotent): institutions, cohorts, people, courses and labs."
+    help = (
+        "Create the demo data (idempotent): institutions, cohorts, people, courses, labs "
+        "and programmes."
+    )
 
     def handle(self, *args, **options):  # type: ignore[no-untyped-def]
         users = seed_people()
-        for app in ("courses", "notebooks"):
+        for app in ("courses", "notebooks", "programmes"):
             module = __import__(f"{app}.demo", fromlist=["seed"])
             module.seed(users)
         self.stdout.write(self.style.SUCCESS("Demo data is in place."))
