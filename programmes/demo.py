@@ -7,13 +7,16 @@ Two programmes of the AI factory, built through the services as staff build them
 - "Teaching with GPUs", for faculty: TCH310 and TCH320, and at least 4 points of hands-on GPU
   courses; the demo instructor and a member of the faculty cohort joined it themselves.
 The demo people are part-way through: finished runs with graded lab submissions (some passed),
-seats in runs under way; their progress is computed from those results, as always."""
+seats in runs under way; their progress is computed from those results, as always.  Learning
+outcomes of the foundation (and one of GPU101), aligned to graded cells of those labs, show
+the demo student some outcomes mastered and some not yet."""
 
 from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
 from django.core.files.base import ContentFile
 from django.db import transaction
@@ -32,10 +35,29 @@ from courses.models import (
 )
 from notebooks import services as lab_services
 from notebooks.demo import SOURCE
-from notebooks.models import Lab, Submission, SubmissionStatus
+from notebooks.models import (
+    GradingOutcome,
+    GradingRun,
+    GradingRunStatus,
+    Lab,
+    ManualGrade,
+    Submission,
+    SubmissionStatus,
+)
 
 from . import services
-from .models import Allocation, Programme, ProgrammeCohort, Requirement, Rule
+from .models import (
+    Allocation,
+    EscoSkill,
+    LearningOutcome,
+    MasteryMethod,
+    OutcomeAlignment,
+    Programme,
+    ProgrammeCohort,
+    Requirement,
+    Rule,
+)
+from .outcomes import services as outcome_services
 
 NEW_COURSES = [
     # code, title, sectors, level, summary
@@ -116,6 +138,65 @@ UNDER_WAY = [
     ("instructor", "TCH320", 76),
 ]
 
+CENTS = Decimal("0.01")
+
+# Learning outcomes, each shown by graded cells of the demo labs (the nbgrader notebook every
+# demo lab uses: tests "foo" and "bar", written answers "baz" (a text) and "quux" (code)), as
+# (course, lab number in due order, grade id), the labs of the runs above.  The demo student
+# masters some (a high score, a good first LLM201 lab) and not yet others (one good kernel
+# where two are needed, a weaker last EN220 answer).  ESCO skills (real URIs of the ESCO
+# list) are tied when `load_esco_skills` has loaded them; a later seed ties them then.
+FOUNDATION_OUTCOMES: list[dict[str, Any]] = [
+    {
+        "code": "AIE-1",
+        "title": "Explain the GPU memory hierarchy",
+        "title_sr": "Објашњава хијерархију меморије графичког процесора",
+        "method": MasteryMethod.HIGHEST,
+        "mastery_percent": Decimal(80),
+        "cells": [("GPU101", 0, "baz"), ("GPU101", 1, "baz"), ("GPU101", 2, "baz")],
+    },
+    {
+        "code": "AIE-2",
+        "title": "Write and profile a CUDA kernel",
+        "title_sr": "Пише и профилише CUDA језгро",
+        "method": MasteryMethod.N_MASTERY,
+        "mastery_percent": Decimal(80),
+        "n_times": 2,
+        "cells": [("GPU101", 0, "quux"), ("GPU101", 1, "quux"), ("GPU101", 2, "quux")],
+        # "use concurrent programming" (parallel computing)
+        "esco": "http://data.europa.eu/esco/skill/25b291b5-8245-4d9d-b391-86a8a31d7109",
+    },
+    {
+        "code": "AIE-3",
+        "title": "Fine-tune a language model on a GPU partition",
+        "title_sr": "Фино подешава језички модел на GPU партицији",
+        "method": MasteryMethod.DECAYING_AVERAGE,
+        "mastery_percent": Decimal(75),
+        "decay_percent": 65,
+        "cells": [("LLM201", 0, "quux"), ("LLM201", 1, "quux"), ("LLM201", 2, "quux")],
+        # "utilise machine learning"
+        "esco": "http://data.europa.eu/esco/skill/8369c2d6-c100-4cf6-bd83-9668d8678433",
+    },
+    {
+        "code": "AIE-4",
+        "title": "Forecast energy demand with a model trained on the GPU cluster",
+        "title_sr": "Прогнозира потрошњу енергије моделом обученим на GPU кластеру",
+        "method": MasteryMethod.LATEST,
+        "mastery_percent": Decimal(80),
+        "cells": [("EN220", 0, "quux"), ("EN220", 1, "quux"), ("EN220", 2, "quux")],
+    },
+]
+GPU101_OUTCOMES: list[dict[str, Any]] = [
+    {
+        "code": "GPU-1",
+        "title": "Check a GPU program's results with unit tests",
+        "title_sr": "Проверава резултате програма на графичком процесору јединичним тестовима",
+        "method": MasteryMethod.HIGHEST,
+        "mastery_percent": Decimal(80),
+        "cells": [("GPU101", 0, "foo"), ("GPU101", 0, "bar"), ("GPU101", 1, "foo")],
+    },
+]
+
 
 def seed(users: dict[str, User]) -> None:
     operator, uniadmin = users.get("operator"), users.get("uniadmin")
@@ -141,6 +222,12 @@ def seed(users: dict[str, User]) -> None:
                 _enrol_now(users[username], under_way[code], percent)
         foundation = _foundation(operator, courses)
         teaching = _teaching(operator, courses)
+        labs = {
+            code: list(run.labs.order_by("due_at", "id"))
+            for code, run in {**finished, **under_way}.items()
+        }
+        _outcomes(operator, FOUNDATION_OUTCOMES, labs, programme=foundation)
+        _outcomes(operator, GPU101_OUTCOMES, labs, course=courses["GPU101"])
     # Allocations after the courses' commit, as people join: each service commits on its own.
     cohort = Cohort.objects.filter(institution__slug="ubg", name="AI Engineering 2026").first()
     if (
@@ -267,25 +354,100 @@ def _seat(user: User, run: CourseRun) -> Enrolment:
 
 
 def _graded(user: User, lab: Lab, percent: int) -> None:
-    """A submission as the grader leaves it: stored, graded, feedback released."""
-    if Submission.objects.filter(lab=lab, student=user).exists():
+    """A submission as the grader leaves it: stored, graded (a grading run with per-cell
+    scores, the written answers marked by the teacher), feedback released.  A submission of an
+    earlier seed without its grading run gets one, so learning outcomes find their evidence."""
+    submission = Submission.objects.filter(lab=lab, student=user).order_by("-attempt").first()
+    if submission is None:
+        content = SOURCE.read_bytes() if SOURCE.exists() else b"{}"
+        submission = Submission(
+            lab=lab,
+            student=user,
+            attempt=1,
+            sha256=hashlib.sha256(content).hexdigest(),
+            size=len(content),
+            submitted_at=lab.due_at - timedelta(days=1),
+            status=SubmissionStatus.GRADED,
+            auto_score=Decimal(percent),
+            score=Decimal(percent),
+            max_score=Decimal(100),
+            feedback_released=True,
+        )
+        submission.file.save("submission.ipynb", ContentFile(content), save=False)
+        submission.save()
+    if submission.latest_run_id is None and submission.status == SubmissionStatus.GRADED:
+        _grading_run(submission, Decimal(percent))
+
+
+def _grading_run(submission: Submission, percent: Decimal) -> None:
+    """The grading run and manual grades that give ``percent`` over the released version's
+    graded cells: the tests pass while the points allow, the written answers (manual cells)
+    share the rest in proportion to their points."""
+    lab = submission.lab
+    version = lab.released_version
+    if version is None:
         return
-    content = SOURCE.read_bytes() if SOURCE.exists() else b"{}"
-    submission = Submission(
-        lab=lab,
-        student=user,
-        attempt=1,
-        sha256=hashlib.sha256(content).hexdigest(),
-        size=len(content),
-        submitted_at=lab.due_at - timedelta(days=1),
-        status=SubmissionStatus.GRADED,
-        auto_score=Decimal(percent),
-        score=Decimal(percent),
-        max_score=Decimal(100),
-        feedback_released=True,
+    graded = [c for c in version.cells if float(c.get("points") or 0) > 0]
+    if not graded:
+        return
+    total = sum(Decimal(str(c["points"])) for c in graded)
+    target = (total * percent / 100).quantize(CENTS)
+    left = target
+    cells: dict[str, dict[str, Any]] = {}
+    manual = [c for c in graded if c.get("kind") != "test"]
+    for order, cell in enumerate(graded):
+        points = Decimal(str(cell["points"]))
+        score: Decimal | None = None
+        if cell.get("kind") == "test":
+            score = points if left >= points else Decimal(0)
+            left -= score
+        cells[cell["grade_id"]] = {
+            "score": None if score is None else float(score),
+            "max_score": float(points),
+            "kind": cell.get("kind", ""),
+            "output": "",
+            "error": "",
+            "hidden": False,
+            "withheld": False,
+            "order": order,
+        }
+    auto = target - left  # what the tests earned
+    manual_points = sum((Decimal(str(c["points"])) for c in manual), Decimal(0))
+    marks: dict[str, Decimal] = {}
+    for i, cell in enumerate(manual):
+        points = Decimal(str(cell["points"]))
+        if i == len(manual) - 1:  # the last takes what rounding left
+            marks[cell["grade_id"]] = min(points, left - sum(marks.values(), Decimal(0)))
+        else:
+            marks[cell["grade_id"]] = (left * points / manual_points).quantize(CENTS)
+    finished = submission.submitted_at + timedelta(minutes=3)
+    run = GradingRun.objects.create(
+        submission=submission,
+        number=1,
+        lab_version=version,
+        status=GradingRunStatus.DONE,
+        outcome=GradingOutcome.OK,
+        score=auto,
+        max_score=total,
+        needs_manual=bool(manual),
+        cells=cells,
+        started_at=submission.submitted_at + timedelta(minutes=1),
+        finished_at=finished,
     )
-    submission.file.save("submission.ipynb", ContentFile(content), save=False)
-    submission.save()
+    for grade_id, score in marks.items():
+        ManualGrade.objects.create(
+            submission=submission,
+            grade_id=grade_id,
+            score=score,
+            grader=lab.created_by,
+            graded_at=finished + timedelta(days=2),
+        )
+    Submission.objects.filter(pk=submission.pk).update(
+        latest_run=run,
+        auto_score=auto,
+        score=auto + sum(marks.values(), Decimal(0)),
+        max_score=total,
+    )
 
 
 def _took(user: User, run: CourseRun, percents: tuple[int, ...]) -> None:
@@ -353,3 +515,40 @@ def _new(operator: User, spec: dict) -> tuple[Programme, Requirement]:
         actor=operator, code=spec["code"], title=spec["title"], **fields
     )
     return programme, Requirement.objects.get(version__programme=programme, parent=None)
+
+
+def _outcomes(
+    operator: User,
+    specs: list[dict[str, Any]],
+    labs: dict[str, list[Lab]],
+    *,
+    programme: Programme | None = None,
+    course: Course | None = None,
+) -> None:
+    """The outcomes of ``specs`` (found again by code) with their alignments and ESCO skills,
+    each added where it is missing."""
+    mine = LearningOutcome.objects.filter(programme=programme, course=course)
+    for spec in specs:
+        fields = {k: v for k, v in spec.items() if k not in ("title", "cells", "esco")}
+        outcome = mine.filter(code=spec["code"]).first() or outcome_services.outcome_create(
+            actor=operator, programme=programme, course=course, title=spec["title"], **fields
+        )
+        for code, number, grade_id in spec["cells"]:
+            run_labs = labs.get(code, [])
+            if number >= len(run_labs):
+                continue
+            lab = run_labs[number]
+            if lab.released_version_id is None or (
+                OutcomeAlignment.objects.filter(
+                    outcome=outcome, lab=lab, grade_id=grade_id
+                ).exists()
+            ):
+                continue
+            outcome_services.alignment_add(
+                actor=operator, outcome=outcome, lab=lab, grade_id=grade_id
+            )
+        skill = EscoSkill.objects.filter(uri=spec.get("esco", "")).first()
+        if skill is not None and not outcome.esco_skills.filter(pk=skill.pk).exists():
+            outcome_services.outcome_update(
+                actor=operator, outcome=outcome, esco_skills=[*outcome.esco_skills.all(), skill]
+            )

