@@ -83,6 +83,18 @@ def programme_create(*, actor: User, code: str, title: str, **fields: Any) -> Pr
     return programme
 
 
+def _audit_version(actor: User, action: str, version: ProgrammeVersion, **data: Any) -> None:
+    """An audit row for a change to one version's tree (programme, owner and version named)."""
+    audit(
+        actor,
+        action,
+        version.programme,
+        institution=version.programme.owner,
+        version=version.number,
+        **data,
+    )
+
+
 def _editable(actor: User, version: ProgrammeVersion) -> None:
     _require(selectors.can_manage_programme(actor, version.programme))
     followers = version.allocations.count()
@@ -150,12 +162,10 @@ def requirement_add(
         requirement.full_clean()
         requirement.save()
         _check_order(version)
-        audit(
+        _audit_version(
             actor,
             "programme.requirement_add",
-            version.programme,
-            institution=version.programme.owner,
-            version=version.number,
+            version,
             label=requirement.label,
         )
     return requirement
@@ -182,12 +192,10 @@ def requirement_change(*, actor: User, requirement: Requirement, **fields: Any) 
         requirement.full_clean()
         requirement.save(update_fields=list(fields))
         _check_order(version)
-        audit(
+        _audit_version(
             actor,
             "programme.requirement_change",
-            version.programme,
-            institution=version.programme.owner,
-            version=version.number,
+            version,
             label=requirement.label,
             **{k: str(v) for k, v in fields.items()},
         )
@@ -200,12 +208,10 @@ def requirement_remove(*, actor: User, requirement: Requirement) -> None:
     with transaction.atomic():
         version = ProgrammeVersion.objects.select_for_update().get(pk=requirement.version_id)
         _editable(actor, version)
-        audit(
+        _audit_version(
             actor,
             "programme.requirement_remove",
-            version.programme,
-            institution=version.programme.owner,
-            version=version.number,
+            version,
             label=requirement.label,
         )
         requirement.delete()
@@ -729,12 +735,10 @@ def requirement_move(*, actor: User, requirement: Requirement, up: bool) -> Requ
             sibling.position = position
         Requirement.objects.bulk_update(siblings, ["position"])
         _check_order(version)
-        audit(
+        _audit_version(
             actor,
             "programme.requirement_move",
-            version.programme,
-            institution=version.programme.owner,
-            version=version.number,
+            version,
             label=requirement.label,
             up=up,
         )
@@ -754,12 +758,10 @@ def requirement_exclude_runs(
         version = ProgrammeVersion.objects.select_for_update().get(pk=requirement.version_id)
         _editable(actor, version)
         requirement.excluded_runs.set(runs)
-        audit(
+        _audit_version(
             actor,
             "programme.requirement_exclude",
-            version.programme,
-            institution=version.programme.owner,
-            version=version.number,
+            version,
             label=requirement.label,
             runs=sorted(run.pk for run in runs),
         )
