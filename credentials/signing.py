@@ -322,9 +322,19 @@ def verify(credential: dict, *, resolve_key: Callable[[str], str | None]) -> Ver
 
     ``resolve_key`` maps a verification method id to its public key multibase; it returns
     None or raises ``LookupError`` for a key it does not know (e.g. a retired issuer's).
+    The key must belong to the issuer: its id is ``<issuer id>#<fragment>``, as in did:web.
     """
     try:
         document, options, signature = _unsecured_parts(credential)
+        # A key only speaks for its controller: without this, any resolvable key (another
+        # issuer's in the same directory) could sign a credential in this issuer's name.
+        issuer = document.get("issuer")
+        issuer_id = issuer.get("id") if isinstance(issuer, dict) else issuer
+        controller = options["verificationMethod"].split("#", 1)[0]
+        if not isinstance(issuer_id, str) or controller != issuer_id:
+            return VerifyResult(
+                False, UNKNOWN_KEY, f"{options['verificationMethod']} is not a key of the issuer"
+            )
         try:
             public_multibase = resolve_key(options["verificationMethod"])
         except LookupError:

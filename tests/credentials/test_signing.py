@@ -146,6 +146,14 @@ def test_a_key_that_is_not_published_is_unknown(credential, old_key, new_key):
     assert signing.verify(signed, resolve_key=raising).reason == signing.UNKNOWN_KEY
 
 
+def test_a_key_of_another_controller_is_not_the_issuers(credential, old_key):
+    other = "did:web:elsewhere.example#key-1"
+    signed = _sign(credential, old_key, other)
+    result = signing.verify(signed, resolve_key=_keys((other, old_key)))
+    assert (result.verified, result.reason) == (False, signing.UNKNOWN_KEY)
+    assert "not a key of the issuer" in result.detail
+
+
 def test_a_signature_from_another_key_is_rejected(credential, old_key, new_key):
     signed = _sign(credential, new_key, KEY_1)  # claims key-1, signed with key-2's secret
     result = signing.verify(signed, resolve_key=_keys((KEY_1, old_key)))
