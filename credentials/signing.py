@@ -321,7 +321,7 @@ def verify(credential: dict, *, resolve_key: Callable[[str], str | None]) -> Ver
     """Check a credential's proof; never raises on bad input.
 
     ``resolve_key`` maps a verification method id to its public key multibase; it returns
-    None or raises ``LookupError`` for a key it does not know (e.g. a retired issuer's).
+    None or raises for a key it does not know or cannot fetch (both: ``unknown_key``).
     The key must belong to the issuer: its id is ``<issuer id>#<fragment>``, as in did:web.
     """
     try:
@@ -337,8 +337,8 @@ def verify(credential: dict, *, resolve_key: Callable[[str], str | None]) -> Ver
             )
         try:
             public_multibase = resolve_key(options["verificationMethod"])
-        except LookupError:
-            public_multibase = None
+        except Exception as error:  # a resolver that fails cannot vouch for the key
+            return VerifyResult(False, UNKNOWN_KEY, f"cannot resolve the key: {error!r}")
         if public_multibase is None:
             return VerifyResult(False, UNKNOWN_KEY, f"no key {options['verificationMethod']}")
         public = _decode(public_multibase, PUBLIC_KEY_PREFIX, 32, "public key")
