@@ -38,7 +38,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	DEBUG=1 $(VENV)/bin/mypy academy courses notebooks programmes
+	DEBUG=1 $(VENV)/bin/mypy academy courses notebooks programmes credentials
 	bash ops/test-services.sh
 	set -a; source var/test-services.env; set +a; \
 	DEBUG=1 $(PY) -m pytest $(PYTEST_ARGS)
@@ -48,7 +48,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(STAMP)
-	DEBUG=1 $(VENV)/bin/mypy academy courses notebooks programmes
+	DEBUG=1 $(VENV)/bin/mypy academy courses notebooks programmes credentials
 
 bench: $(STAMP)
 	bash ops/test-services.sh
