@@ -386,7 +386,7 @@ def enrolment_eligibility(
 ) -> Eligibility:
     """Whether a person may ask to enrol in ``run`` and why not.  Needs ``run.course`` with
     ``prerequisites`` and the run's ``allowed_institutions``/``allowed_cohorts`` prefetched
-    (``runs_with_rules``) to stay query-free.  The enrolment service runs the same rules."""
+    to stay query-free.  The enrolment service runs the same rules."""
     now = now or timezone.now()
     result = Eligibility(can_enrol=False, enrolment=enrolment, seats_left=seats_left(run))
     if enrolment is not None and enrolment.state in OPEN_STATES:
@@ -422,12 +422,6 @@ def enrolment_eligibility(
         result.will_waitlist = True
         result.notes.append(_("The run is full: you will join the waitlist."))
     return result
-
-
-def runs_with_rules() -> QuerySet[CourseRun]:
-    return CourseRun.objects.select_related("course").prefetch_related(
-        "allowed_institutions", "allowed_cohorts", "course__prerequisites"
-    )
 
 
 @dataclass

@@ -19,6 +19,17 @@ from courses.models import Course, CourseRun, validate_sectors
 from . import rules
 
 
+def localised(english: str, cyrillic: str) -> str:
+    """The text in the reader's language: the Cyrillic text for Serbian, its transliteration for
+    Serbian Latin (one-to-one from Cyrillic), English otherwise or when no Serbian was given."""
+    language = (get_language() or "en").lower()
+    if cyrillic and language == "sr":
+        return cyrillic
+    if cyrillic and language == "sr-latn":
+        return to_latin(cyrillic)
+    return english
+
+
 class ProgrammeStatus(models.TextChoices):
     DRAFT = "draft", _("Draft")
     PUBLISHED = "published", _("Published")
@@ -68,21 +79,13 @@ class Programme(models.Model):
     def __str__(self) -> str:
         return self.code
 
-    def _localised(self, english: str, cyrillic: str) -> str:
-        language = (get_language() or "en").lower()
-        if cyrillic and language == "sr":
-            return cyrillic
-        if cyrillic and language == "sr-latn":
-            return to_latin(cyrillic)
-        return english
-
     @property
     def display_title(self) -> str:
-        return self._localised(self.title, self.title_sr)
+        return localised(self.title, self.title_sr)
 
     @property
     def display_description(self) -> str:
-        return self._localised(self.description, self.description_sr)
+        return localised(self.description, self.description_sr)
 
 
 class ProgrammeVersion(models.Model):
@@ -330,12 +333,7 @@ class LearningOutcome(models.Model):
 
     @property
     def display_title(self) -> str:
-        language = (get_language() or "en").lower()
-        if self.title_sr and language == "sr":
-            return self.title_sr
-        if self.title_sr and language == "sr-latn":
-            return to_latin(self.title_sr)
-        return self.title
+        return localised(self.title, self.title_sr)
 
 
 class OutcomeAlignment(models.Model):
