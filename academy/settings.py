@@ -69,6 +69,19 @@ if not DEBUG and not ALLOWED_HOSTS:
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 SITE_URL = env("SITE_URL", "http://127.0.0.1:8300").rstrip("/")
 
+# Verifiable credentials (credentials app): the issuer's signing key "<key id>:<secret multikey>"
+# (make one with `manage.py credential_key`), the public keys of earlier ones, kept published so
+# that what they signed still verifies ("<key id>:<public multikey>", comma-separated).
+CREDENTIAL_KEY = env("ACADEMY_CREDENTIAL_KEY")
+CREDENTIAL_RETIRED_KEYS = env_list("ACADEMY_CREDENTIAL_RETIRED_KEYS")
+if not DEBUG and not CREDENTIAL_KEY:
+    raise ImproperlyConfigured(
+        "ACADEMY_CREDENTIAL_KEY is not set. Production (DEBUG=0) signs credentials with the "
+        "factory's own key: make one with `manage.py credential_key` and keep it secret."
+    )
+CREDENTIAL_ISSUER_NAME = env("ACADEMY_CREDENTIAL_ISSUER_NAME", "National AI Factory")
+CREDENTIAL_VALID_YEARS = env_int("ACADEMY_CREDENTIAL_VALID_YEARS", 0)  # 0: never expire
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -89,6 +102,7 @@ INSTALLED_APPS = [
     "notebooks",
     "notebooks.sessions",
     "programmes",
+    "credentials",
 ]
 
 MIDDLEWARE = [
@@ -388,6 +402,11 @@ CELERY_BEAT_SCHEDULE = {
     # a run that ends turns grades into results with no save: its people's programme progress
     "programmes-recompute-runs-ended": {
         "task": "programmes.tasks.recompute_runs_ended",
+        "schedule": 3600.0,
+    },
+    # and its certificates (a passed run is issued its credential once the run is over)
+    "credentials-issue-runs-ended": {
+        "task": "credentials.tasks.issue_runs_ended",
         "schedule": 3600.0,
     },
 }

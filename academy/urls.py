@@ -97,6 +97,7 @@ urlpatterns = [
     path("", include("notebooks.urls")),
     path("", include("notebooks.sessions.urls")),
     path("", include("programmes.urls")),
+    path("", include("credentials.urls")),
 ]
 # MEDIA_ROOT is never served by address, not even with DEBUG: lesson files there reach browsers
 # only through their access-checked view, with the headers of academy.files.

@@ -54,6 +54,16 @@ class Course(models.Model):
     )
     sectors = models.JSONField(_("sectors"), default=list, blank=True)
     effort_hours = models.PositiveSmallIntegerField(_("estimated effort (hours)"), default=10)
+    # What a certificate of the course states (credentials): empty when not credit-rated.
+    ects = models.DecimalField(
+        _("ECTS credits"), max_digits=4, decimal_places=1, null=True, blank=True
+    )
+    eqf_level = models.PositiveSmallIntegerField(
+        _("EQF level"),
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(1), MaxValueValidator(8)],
+    )
     prerequisites = models.ManyToManyField(
         "self",
         symmetrical=False,

@@ -162,12 +162,17 @@ def build_credential(
     esco_skills: Sequence[tuple[str, str]] = (),
     achievement_type: str = "Course",
     evidence: str | None = None,
+    creator: dict[str, Any] | None = None,
+    credits_earned: int | float | Decimal | None = None,
+    activity_end: datetime | None = None,
+    credential_status: Sequence[dict[str, str]] = (),
 ) -> dict:
     """An unsigned OpenBadgeCredential (VC data model 2.0) from plain values.
 
     ``esco_skills`` are (ESCO URI, label) pairs. Open Badges 3.0 has no EQF property, so the
     EQF level is one more alignment, to the EU's EQF vocabulary. The recipient's e-mail is
-    published only as a salted hash.
+    published only as a salted hash.  ``creator`` is the Profile of a co-issuing institution
+    (the achievement's creator); ``credential_status`` are Bitstring Status List entries.
     """
     alignment = [
         {
@@ -199,6 +204,8 @@ def build_credential(
     }
     if credits is not None:
         achievement["creditsAvailable"] = _number(credits)
+    if creator is not None:
+        achievement["creator"] = creator
     if alignment:
         achievement["alignment"] = alignment
     issuer: dict[str, Any] = {"id": issuer_id, "type": ["Profile"], "name": issuer_name}
@@ -225,8 +232,15 @@ def build_credential(
             "achievement": achievement,
         },
     }
+    subject = credential["credentialSubject"]
+    if credits_earned is not None:
+        subject["creditsEarned"] = _number(credits_earned)
+    if activity_end is not None:
+        subject["activityEndDate"] = _xsd_datetime(activity_end)
     if valid_until is not None:
         credential["validUntil"] = _xsd_datetime(valid_until)
+    if credential_status:
+        credential["credentialStatus"] = [dict(entry) for entry in credential_status]
     if evidence:
         credential["evidence"] = [{"type": ["Evidence"], "narrative": evidence}]
     return credential
@@ -352,3 +366,6 @@ def verify(credential: dict, *, resolve_key: Callable[[str], str | None]) -> Ver
     except InvalidSignature:
         return VerifyResult(False, TAMPERED, "the signature does not match the content")
     return VerifyResult(True)
+
+
+xsd_datetime = _xsd_datetime  # public: status lists date themselves the same way

@@ -31,7 +31,7 @@ from academy.selectors import can_manage_institution
 from courses.models import SEAT_STATES, Course, CourseRun, Enrolment
 from notebooks.selectors import finished_results
 
-from . import rules, selectors
+from . import rules, selectors, signals
 from .models import (
     Allocation,
     AllocationSource,
@@ -628,6 +628,8 @@ def _recompute_batch(user_ids: list[int], trees: dict[int, rules.SetNode]) -> in
         Allocation.objects.bulk_update(changed, PROGRESS_FIELDS, batch_size=RECOMPUTE_BATCH)
         Allocation.objects.filter(pk__in=[a.pk for a in allocations]).update(computed_at=now)
         Completion.objects.bulk_create(completions)
+        if completions:
+            signals.programme_completed.send(Completion, completions=completions)
         Completion.objects.bulk_update(reviews, ["needs_review", "review_reason"])
         _system_audit(
             "programme.complete",

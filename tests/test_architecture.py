@@ -25,7 +25,7 @@ from academy.celery import app
 from academy.jobs import task_named
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("academy", "courses", "notebooks", "programmes")
+APPS = ("academy", "courses", "notebooks", "programmes", "credentials")
 # Not Django code: the grader is a library run in the sandbox, the hub config runs in JupyterHub.
 OUTSIDE = ("notebooks/grader/", "notebooks/hub/", "/migrations/")
 
@@ -34,6 +34,7 @@ LOCAL_IMPORTS_ALLOWED = {
     # Django connects receivers in AppConfig.ready, once the models are loaded.
     ("courses/apps.py", "courses.receivers"),
     ("programmes/apps.py", "programmes.receivers"),
+    ("credentials/apps.py", "credentials.receivers"),
     ("notebooks/apps.py", "notebooks.receivers"),
     # The grader (nbclient, kernels, seccomp) is loaded by the grading worker only.
     ("notebooks/grading.py", "notebooks.grader.sandbox"),
@@ -158,11 +159,11 @@ def test_no_function_local_imports_beyond_the_listed_reasons():
 
 def test_academy_loads_without_the_course_side(tmp_path):
     """At run time too: every academy module imports with the course side (courses, notebooks,
-    programmes) not installed."""
+    programmes, credentials) not installed."""
     (tmp_path / "academy_alone.py").write_text(
         "from academy.settings import *  # noqa: F403\n"
         "INSTALLED_APPS = [a for a in INSTALLED_APPS  # noqa: F405\n"
-        "    if not a.startswith(('courses', 'notebooks', 'programmes'))]\n"
+        "    if not a.startswith(('courses', 'notebooks', 'programmes', 'credentials'))]\n"
     )
     script = (
         "import importlib, pkgutil, sys, django\n"
@@ -172,7 +173,7 @@ def test_academy_loads_without_the_course_side(tmp_path):
         "    if m.name not in ('urls', 'settings', 'asgi', 'wsgi'):\n"
         "        importlib.import_module('academy.' + m.name)\n"
         "print(sorted(k for k in sys.modules\n"
-        "    if k.split('.')[0] in ('courses', 'notebooks', 'programmes')))\n"
+        "    if k.split('.')[0] in ('courses', 'notebooks', 'programmes', 'credentials')))\n"
     )
     env = {
         **os.environ,
