@@ -6,4 +6,4 @@ class CredentialsConfig(AppConfig):
 
     def ready(self) -> None:
         # Django's place to connect receivers: the models are loaded only now.
-        from . import receivers  # noqa: F401
+        from . import checks, receivers  # noqa: F401

@@ -35,6 +35,7 @@ LOCAL_IMPORTS_ALLOWED = {
     ("courses/apps.py", "courses.receivers"),
     ("programmes/apps.py", "programmes.receivers"),
     ("credentials/apps.py", "credentials.receivers"),
+    ("credentials/apps.py", "credentials.checks"),
     ("notebooks/apps.py", "notebooks.receivers"),
     # The grader (nbclient, kernels, seccomp) is loaded by the grading worker only.
     ("notebooks/grading.py", "notebooks.grader.sandbox"),

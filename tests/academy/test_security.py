@@ -17,6 +17,8 @@ PROD_ENV = {
     "SECRET_KEY": "k3v9-Qz!p2Lw8#rT5yN0uB7eX4cH6jM1aS3dF8gK0lP2oI5uY7tR9eW1qZ4xC6vB",
     "ALLOWED_HOSTS": "academy.example.org",
     "DATABASE_URL": "sqlite:////tmp/academy-check.sqlite3",
+    # A throwaway Ed25519 key made for this test by `manage.py credential_key`.
+    "ACADEMY_CREDENTIAL_KEY": "key-test:z3u2djtW47KFeAWwMrmzKbhjWPhjeAX8MZNkHhyZxSkEX2qe",
 }
 
 
@@ -48,6 +50,21 @@ def test_production_refuses_a_short_secret():
     result = manage("check", env={**PROD_ENV, "SECRET_KEY": "short"})
     assert result.returncode != 0
     assert "at least 50 characters" in result.stderr
+
+
+def test_production_refuses_to_start_without_a_signing_key():
+    env = {k: v for k, v in PROD_ENV.items() if k != "ACADEMY_CREDENTIAL_KEY"}
+    result = manage("check", env=env)
+    assert result.returncode != 0
+    assert "ACADEMY_CREDENTIAL_KEY is not set" in result.stderr
+    assert "manage.py credential_key" in result.stderr
+
+
+def test_a_signing_key_that_cannot_sign_is_a_clear_error():
+    result = manage("check", env={**PROD_ENV, "ACADEMY_CREDENTIAL_KEY": "key-1:z6MkNotASecret"})
+    assert result.returncode != 0
+    assert "credentials.E001" in result.stderr + result.stdout
+    assert "not an Ed25519 secret multikey" in result.stderr + result.stdout
 
 
 def test_a_bad_boolean_is_a_clear_error():
