@@ -46,6 +46,8 @@ class CourseSerializer(serializers.ModelSerializer):
             "level",
             "sectors",
             "effort_hours",
+            "ects",
+            "eqf_level",
             "prerequisites",
             "recommended",
             "is_published",
