@@ -8,6 +8,11 @@ export DJANGO_SETTINGS_MODULE := academy.settings
 .PHONY: run test setup lint typecheck bench services clean messages translations
 
 $(STAMP): requirements.lock pyproject.toml
+	@# WeasyPrint (PDF certificates) needs Pango and the DejaVu fonts, from Debian when missing.
+	@{ ldconfig -p | grep -q libpangoft2-1.0 && test -e /usr/share/fonts/truetype/dejavu/DejaVuSerif-Italic.ttf; } \
+	  || { test "$$(id -u)" = 0 && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	       --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core fonts-dejavu-extra >/dev/null; } \
+	  || echo "PDF certificates need: apt-get install libpango-1.0-0 libpangoft2-1.0-0 fonts-dejavu-core fonts-dejavu-extra"
 	@test -x $(PY) || "$$(bin/find-python)" -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -r requirements.lock

@@ -13,6 +13,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, Spec
 from rest_framework.routers import DefaultRouter
 
 import courses.api
+import credentials.api
 import notebooks.api
 import programmes.api
 
@@ -25,6 +26,7 @@ router.register("memberships", api.MembershipViewSet, basename="membership")
 courses.api.register(router)
 notebooks.api.register(router)
 programmes.api.register(router)
+credentials.api.register(router)
 
 # ReDoc's bundle (from the sidecar, pinned in requirements.lock) styles itself with <style>
 # elements: styled-components' carry the nonce it is given (templates/api/redoc.html), the two of
@@ -46,6 +48,7 @@ api_patterns: list[URLPattern | URLResolver] = [
     path("", include(router.urls)),
     *courses.api.extra_urls,
     *notebooks.api.extra_urls,
+    *credentials.api.extra_urls,
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
         "docs/",

@@ -1,5 +1,11 @@
 """Pages of credentials: each module of ``views`` lists its own routes."""
 
-from .views import public, published
+from .views import downloads, public, published, staff, wallet
 
-urlpatterns = [*published.urlpatterns, *public.urlpatterns]
+urlpatterns = [
+    *staff.urlpatterns,
+    *published.urlpatterns,
+    *public.urlpatterns,
+    *downloads.urlpatterns,
+    *wallet.urlpatterns,
+]

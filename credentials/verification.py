@@ -108,13 +108,16 @@ def _status_bit(entry: object) -> tuple[str, int, bool] | str:
         return _("a status entry is not a BitstringStatusListEntry")
     purpose = entry.get("statusPurpose")
     url = entry.get("statusListCredential")
-    try:
-        index = int(entry.get("statusListIndex", ""))
-    except (TypeError, ValueError):
+    # A string of ASCII digits, as the spec says: int() alone would also take "5_0", " 5" and
+    # other scripts' digits, which another verifier reads as a different bit (or not at all).
+    raw_index = entry.get("statusListIndex")
+    if not isinstance(raw_index, str) or not re.fullmatch(r"[0-9]{1,7}", raw_index):
         return _("statusListIndex is not a number")
-    match = re.search(r"/credentials/status/(\d+)/([a-z]+)$", str(url))
+    index = int(raw_index)
+    url = url if isinstance(url, str) else ""  # str() of a deep structure would recurse
+    match = re.search(r"/credentials/status/(\d+)/([a-z]+)$", url)
     if purpose not in StatusPurpose.values or not match or match.group(2) != purpose:
-        return _("the status list %(url)s is not one of this issuer's") % {"url": str(url)[:200]}
+        return _("the status list %(url)s is not one of this issuer's") % {"url": url[:200]}
     if not 0 <= index < STATUS_LIST_SIZE:
         return _("statusListIndex is outside the list")
     # The bit as published: the list's own document, rebuilt from the rows if absent.
@@ -132,6 +135,9 @@ def verify(document: dict[str, Any], *, now: datetime | None = None) -> Verdict:
     now = now or timezone.now()
     checks: list[Check] = []
     issuer = keys.issuer()
+    if not isinstance(document, dict):
+        checks.append(Check(_("Format"), False, _("not a JSON object")))
+        return Verdict(MALFORMED, checks, None)
     verdict = Verdict(VERIFIED, checks, document)
 
     raw_issuer = document.get("issuer")
@@ -150,13 +156,24 @@ def verify(document: dict[str, Any], *, now: datetime | None = None) -> Verdict:
                 _("Issuer"),
                 False,
                 _("%(issuer)s is not this issuer (%(ours)s)")
-                % {"issuer": str(issuer_id)[:200], "ours": issuer.did},
+                % {
+                    # str() of a deeply nested value would recurse: only strings are shown
+                    "issuer": issuer_id[:200] if isinstance(issuer_id, str) else "?",
+                    "ours": issuer.did,
+                },
             )
         )
         verdict.verdict = UNKNOWN_ISSUER
         return verdict
     checks.append(Check(_("Issuer"), True, f"{issuer.name} ({issuer.did})"))
 
+    # An inline context can alias terms (or @nest them) so that the JSON reads differently
+    # while the signed statements stay the same; Academy's credentials only name contexts.
+    context = document.get("@context")
+    if not isinstance(context, list) or not all(isinstance(c, str) for c in context):
+        checks.append(Check(_("Signature"), False, _("@context must be a list of URLs")))
+        verdict.verdict = MALFORMED
+        return verdict
     result = signing.verify(document, resolve_key=keys.resolve_key)
     if not result.verified:
         checks.append(Check(_("Signature"), False, result.detail))

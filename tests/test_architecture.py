@@ -41,6 +41,8 @@ LOCAL_IMPORTS_ALLOWED = {
     ("notebooks/grading.py", "notebooks.grader.sandbox"),
     ("notebooks/grading.py", "notebooks.grader.grade"),
     ("notebooks/services.py", "notebooks.grader.pool"),
+    # WeasyPrint takes about a second to import: only the PDF certificate's view loads it.
+    ("credentials/views/downloads.py", "credentials.pdf"),
     # A management command loads the lab-session side only for the stop it performs.
     ("academy/management/commands/runplatform.py", "notebooks.clients.hub"),
     ("academy/management/commands/runplatform.py", "notebooks.sessions"),

@@ -42,7 +42,15 @@ def test_latin_is_the_transliteration_of_cyrillic():
 def test_the_catalogue_holds_every_string_of_the_code(tmp_path):
     if shutil.which("xgettext") is None:
         pytest.fail("GNU gettext (xgettext) is needed to extract messages: apt-get install gettext")
-    for name in ("academy", "courses", "notebooks", "programmes", "templates", "manage.py"):
+    for name in (
+        "academy",
+        "courses",
+        "notebooks",
+        "programmes",
+        "credentials",
+        "templates",
+        "manage.py",
+    ):
         src = ROOT / name
         if src.is_dir():
             shutil.copytree(

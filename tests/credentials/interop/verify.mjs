@@ -1,13 +1,22 @@
 // Verifies an Academy credential with Digital Bazaar's reference stack, offline.
 //
-//   node verify.mjs <credential.json | -> <key-document.json>...
+//   node verify.mjs <credential.json | -> <key-document.json>... [--status <list.json>]...
 //
 // Key documents are DID documents (each verification method is served at its id) or single
 // Multikey documents. Contexts come from the npm packages; any other URL is refused, so a
 // `true` here proves that the credential verifies without trusting the network.
-// Prints {"verified": true|false, "error": ...} and exits 0 either way (1 on bad usage).
+//
+// A credential with `credentialStatus` is checked with @digitalbazaar/vc-bitstring-status-list:
+// give its BitstringStatusListCredentials with --status (each is served at its `id`). That
+// package verifies each list's own proof (so the DID document must be given too), checks that
+// the list's issuer is the credential's and its statusPurpose the entry's, then reads the bit.
+// A set bit leaves `verified` true (the signature holds) and shows in `status`.
+//
+// Prints {"verified": true|false, "status": {"revocation": bool, ...} | null, "error": ...}
+// and exits 0 either way (1 on bad usage).
 import fs from 'node:fs';
 import * as vc from '@digitalbazaar/vc';
+import {checkStatus} from '@digitalbazaar/vc-bitstring-status-list';
 import {DataIntegrityProof} from '@digitalbazaar/data-integrity';
 import {cryptosuite as eddsaRdfc2022CryptoSuite} from
   '@digitalbazaar/eddsa-rdfc-2022-cryptosuite';
@@ -22,7 +31,7 @@ function readJson(path) {
   return JSON.parse(fs.readFileSync(path === '-' ? 0 : path, 'utf8'));
 }
 
-function buildDocuments(keyDocuments) {
+function buildDocuments(keyDocuments, statusLists) {
   const documents = new Map();
   for(const map of [credentialsContexts, dataIntegrityContext.contexts,
     multikeyContext.contexts, openBadgesContext.contexts]) {
@@ -36,16 +45,30 @@ function buildDocuments(keyDocuments) {
       documents.set(method.id, {'@context': MULTIKEY_V1, ...method});
     }
   }
+  for(const statusList of statusLists) {
+    documents.set(statusList.id, statusList);
+  }
   return documents;
 }
 
 async function main() {
-  const [credentialPath, ...keyPaths] = process.argv.slice(2);
-  if(!credentialPath || keyPaths.length === 0) {
-    console.error('usage: node verify.mjs <credential.json|-> <key-document.json>...');
+  const paths = [];
+  const statusPaths = [];
+  const args = process.argv.slice(2);
+  for(let i = 0; i < args.length; ++i) {
+    if(args[i] === '--status') {
+      statusPaths.push(args[++i]);
+    } else {
+      paths.push(args[i]);
+    }
+  }
+  const [credentialPath, ...keyPaths] = paths;
+  if(!credentialPath || keyPaths.length === 0 || statusPaths.includes(undefined)) {
+    console.error('usage: node verify.mjs <credential.json|-> <key-document.json>... ' +
+      '[--status <status-list-credential.json>]...');
     process.exit(1);
   }
-  const documents = buildDocuments(keyPaths.map(readJson));
+  const documents = buildDocuments(keyPaths.map(readJson), statusPaths.map(readJson));
   // jsonld.js rewraps loader errors, so refusals are also reported by name at the end.
   const refused = [];
   const documentLoader = async url => {
@@ -60,17 +83,26 @@ async function main() {
   try {
     const credential = readJson(credentialPath);
     const suite = new DataIntegrityProof({cryptosuite: eddsaRdfc2022CryptoSuite});
-    result = await vc.verifyCredential({credential, suite, documentLoader});
+    result = await vc.verifyCredential({credential, suite, documentLoader, checkStatus});
   } catch(error) {
     result = {verified: false, error};
   }
-  const errors = [result.error, ...(result.results || []).map(r => r.error)]
+  // One boolean per purpose: true when the list's bit is set (revoked, suspended).
+  let status = null;
+  for(const {credentialStatus, status: set} of result.statusResult?.results || []) {
+    status = status || {};
+    status[credentialStatus.statusPurpose] = set;
+  }
+  const statusErrors = (result.statusResult?.results || []).map(r => r.error);
+  const errors = [result.error, ...(result.results || []).map(r => r.error),
+    result.statusResult?.error, ...statusErrors]
     .filter(Boolean)
     .flatMap(e => (e.errors ? e.errors : [e]))
     .map(e => e.message || String(e))
     .concat(refused.map(url => `refusing to load ${url}: not served offline`));
   console.log(JSON.stringify({
     verified: result.verified === true,
+    status,
     error: result.verified === true ? null : [...new Set(errors)].join('; ') || 'not verified'
   }));
 }
