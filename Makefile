@@ -3,6 +3,8 @@ SHELL := /bin/bash
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# Processes for the tests that need no shared service (make test TEST_WORKERS=1 for one).
+TEST_WORKERS ?= 2
 export DJANGO_SETTINGS_MODULE := academy.settings
 
 .PHONY: run test setup lint typecheck bench services clean messages translations
@@ -45,8 +47,16 @@ test: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	DEBUG=1 $(VENV)/bin/mypy academy courses notebooks programmes credentials
 	bash ops/test-services.sh
+	@# Two passes: the tests that need no shared service run on every core (pytest-xdist, each
+	@# worker its own test database); the integration and browser tests share one live server,
+	@# one Celery worker, Slurm and JupyterHub, so they run one at a time.
+	@# Exit status 5 is "no test selected" (a PYTEST_ARGS filter that leaves one pass empty).
 	set -a; source var/test-services.env; set +a; \
-	DEBUG=1 $(PY) -m pytest $(PYTEST_ARGS)
+	DEBUG=1 $(PY) -m pytest -n $(TEST_WORKERS) -m "not bench and not integration and not browser" $(PYTEST_ARGS); \
+	unit=$$?; \
+	DEBUG=1 $(PY) -m pytest -m "not bench and (integration or browser)" $(PYTEST_ARGS); \
+	rest=$$?; \
+	for rc in $$unit $$rest; do [ $$rc -eq 0 ] || [ $$rc -eq 5 ] || exit $$rc; done
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

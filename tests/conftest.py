@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from academy.models import Invitation, Membership, Role
+from credentials import signing
 
 from .factories import CohortFactory, InstitutionFactory, OperatorFactory, UserFactory, member
 
@@ -33,6 +34,20 @@ CHROMIUM_ARGS = [
 ARTIFACTS = Path(
     os.environ.get("TEST_ARTIFACTS", Path(__file__).resolve().parent.parent / "test-artifacts")
 )
+
+
+@pytest.fixture(scope="session")
+def issuer_secret() -> str:
+    return signing.generate_key()[0]
+
+
+@pytest.fixture(autouse=True)
+def _issuer_key(settings, issuer_secret):  # type: ignore[no-untyped-def]
+    """Every test signs with one known key (no key file in VAR_DIR); the site is the test
+    host's, as the live server's pages would link it."""
+    settings.CREDENTIAL_KEY = f"key-1:{issuer_secret}"
+    settings.CREDENTIAL_RETIRED_KEYS = []
+    settings.CREDENTIAL_VALID_YEARS = 0
 
 
 @pytest.fixture(autouse=True)

@@ -55,20 +55,6 @@ def credential() -> dict:
 # --- the Django side: a configured issuer, eager tasks, people with results -------------------
 
 
-@pytest.fixture(scope="session")
-def issuer_secret() -> str:
-    return signing.generate_key()[0]
-
-
-@pytest.fixture(autouse=True)
-def _issuer_key(settings, issuer_secret):  # type: ignore[no-untyped-def]
-    """Every test signs with one known key (no key file in VAR_DIR); the site is the test
-    host's, as the live server's pages would link it."""
-    settings.CREDENTIAL_KEY = f"key-1:{issuer_secret}"
-    settings.CREDENTIAL_RETIRED_KEYS = []
-    settings.CREDENTIAL_VALID_YEARS = 0
-
-
 @pytest.fixture
 def eager():  # type: ignore[no-untyped-def]
     previous = app.conf.task_always_eager
