@@ -45,7 +45,7 @@ run: $(STAMP)
 test: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	DEBUG=1 $(VENV)/bin/mypy academy courses notebooks programmes credentials
+	DEBUG=1 $(VENV)/bin/mypy academy courses notebooks programmes credentials tracking
 	bash ops/test-services.sh
 	@# Two passes: the tests that need no shared service run on every core (pytest-xdist, each
 	@# worker its own test database); the integration and browser tests share one live server,
@@ -63,7 +63,7 @@ lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 
 typecheck: $(STAMP)
-	DEBUG=1 $(VENV)/bin/mypy academy courses notebooks programmes credentials
+	DEBUG=1 $(VENV)/bin/mypy academy courses notebooks programmes credentials tracking
 
 bench: $(STAMP)
 	bash ops/test-services.sh

@@ -82,6 +82,9 @@ if not DEBUG and not CREDENTIAL_KEY:
 CREDENTIAL_ISSUER_NAME = env("ACADEMY_CREDENTIAL_ISSUER_NAME", "National AI Factory")
 CREDENTIAL_VALID_YEARS = env_int("ACADEMY_CREDENTIAL_VALID_YEARS", 0)  # 0: never expire
 
+# Cohort tracking: raw learning events are kept this long, then purged (daily roll-ups stay).
+ACTIVITY_RETENTION_DAYS = env_int("ACTIVITY_RETENTION_DAYS", 400)
+
 INSTALLED_APPS = [
     "django.contrib.admin",
     "django.contrib.auth",
@@ -103,6 +106,7 @@ INSTALLED_APPS = [
     "notebooks.sessions",
     "programmes",
     "credentials",
+    "tracking",
 ]
 
 MIDDLEWARE = [

@@ -7,3 +7,8 @@ from django.dispatch import Signal
 # prerequisite).  Each receiver returns a set of course ids; the labs side, which computes
 # grades, answers with the courses of a run passed under the run's own grading policy.
 passed_courses = Signal()
+
+# Sent with ``user``, ``kind`` (tracking.models.EventKind's values), ``run`` and optionally
+# ``object_id`` (the lesson, lab or session) when a person does something in a run: the
+# tracking app records it with one insert.  Courses and notebooks send it, knowing no listener.
+learning_event = Signal()

@@ -25,7 +25,7 @@ from academy.celery import app
 from academy.jobs import task_named
 
 ROOT = Path(__file__).resolve().parent.parent
-APPS = ("academy", "courses", "notebooks", "programmes", "credentials")
+APPS = ("academy", "courses", "notebooks", "programmes", "credentials", "tracking")
 # Not Django code: the grader is a library run in the sandbox, the hub config runs in JupyterHub.
 OUTSIDE = ("notebooks/grader/", "notebooks/hub/", "/migrations/")
 
@@ -36,6 +36,7 @@ LOCAL_IMPORTS_ALLOWED = {
     ("programmes/apps.py", "programmes.receivers"),
     ("credentials/apps.py", "credentials.receivers"),
     ("credentials/apps.py", "credentials.checks"),
+    ("tracking/apps.py", "tracking.receivers"),
     ("notebooks/apps.py", "notebooks.receivers"),
     # The grader (nbclient, kernels, seccomp) is loaded by the grading worker only.
     ("notebooks/grading.py", "notebooks.grader.sandbox"),
@@ -166,7 +167,7 @@ def test_academy_loads_without_the_course_side(tmp_path):
     (tmp_path / "academy_alone.py").write_text(
         "from academy.settings import *  # noqa: F403\n"
         "INSTALLED_APPS = [a for a in INSTALLED_APPS  # noqa: F405\n"
-        "    if not a.startswith(('courses', 'notebooks', 'programmes', 'credentials'))]\n"
+        "    if not a.startswith(('courses', 'notebooks', 'programmes', 'credentials', 'tracking'))]\n"
     )
     script = (
         "import importlib, pkgutil, sys, django\n"
@@ -176,7 +177,7 @@ def test_academy_loads_without_the_course_side(tmp_path):
         "    if m.name not in ('urls', 'settings', 'asgi', 'wsgi'):\n"
         "        importlib.import_module('academy.' + m.name)\n"
         "print(sorted(k for k in sys.modules\n"
-        "    if k.split('.')[0] in ('courses', 'notebooks', 'programmes', 'credentials')))\n"
+        "    if k.split('.')[0] in ('courses', 'notebooks', 'programmes', 'credentials', 'tracking')))\n"
     )
     env = {
         **os.environ,

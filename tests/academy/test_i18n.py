@@ -48,6 +48,7 @@ def test_the_catalogue_holds_every_string_of_the_code(tmp_path):
         "notebooks",
         "programmes",
         "credentials",
+        "tracking",
         "templates",
         "manage.py",
     ):
