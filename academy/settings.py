@@ -413,6 +413,13 @@ CELERY_BEAT_SCHEDULE = {
         "task": "credentials.tasks.issue_runs_ended",
         "schedule": 3600.0,
     },
+    # tracking: learning events into daily rows; raw events past their retention; snapshots
+    # of runs under way (due dates pass and runs end without a save to trigger a refresh)
+    "tracking-roll-up": {"task": "tracking.tasks.roll_up", "schedule": 300.0},
+    "tracking-purge-events": {"task": "tracking.tasks.purge_events", "schedule": 86400.0},
+    "tracking-refresh-all": {"task": "tracking.tasks.refresh_all", "schedule": 86400.0},
+    # the weekly digest to institution admins: checked hourly, sent once a week from Monday 07:00
+    "tracking-weekly-digest": {"task": "tracking.tasks.send_weekly_digests", "schedule": 3600.0},
 }
 WORKER_HEARTBEAT_MAX_AGE = env_int("WORKER_HEARTBEAT_MAX_AGE", 120)
 

@@ -16,6 +16,7 @@ import courses.api
 import credentials.api
 import notebooks.api
 import programmes.api
+import tracking.api
 
 from . import api, health, oauth, views
 
@@ -49,6 +50,7 @@ api_patterns: list[URLPattern | URLResolver] = [
     *courses.api.extra_urls,
     *notebooks.api.extra_urls,
     *credentials.api.extra_urls,
+    *tracking.api.extra_urls,
     path("schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path(
         "docs/",
@@ -101,6 +103,7 @@ urlpatterns = [
     path("", include("notebooks.sessions.urls")),
     path("", include("programmes.urls")),
     path("", include("credentials.urls")),
+    path("", include("tracking.urls")),
 ]
 # MEDIA_ROOT is never served by address, not even with DEBUG: lesson files there reach browsers
 # only through their access-checked view, with the headers of academy.files.

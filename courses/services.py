@@ -45,6 +45,7 @@ from .models import (
     LessonCompletion,
     ReservedEnrolment,
 )
+from .signals import learning_event
 
 
 def _require(condition: bool) -> None:
@@ -690,7 +691,15 @@ def lesson_complete(*, lesson: Lesson, user: User, done: bool = True) -> bool:
     run = lesson.module.run
     _require(selectors.can_view_content(user, run))
     if done:
-        LessonCompletion.objects.get_or_create(lesson=lesson, user=user)
+        _completion, created = LessonCompletion.objects.get_or_create(lesson=lesson, user=user)
+        if created and not selectors.can_teach_run(user, run):
+            learning_event.send(
+                sender=LessonCompletion,
+                user=user,
+                kind="lesson_completed",
+                run=run,
+                object_id=lesson.pk,
+            )
     else:
         LessonCompletion.objects.filter(lesson=lesson, user=user).delete()
     return done

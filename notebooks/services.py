@@ -30,6 +30,7 @@ from academy.jobs import enqueue
 from academy.models import User
 from courses.models import CourseRun, Enrolment
 from courses.selectors import can_author_run, can_teach_run
+from courses.signals import learning_event
 
 from . import grading
 from .models import (
@@ -300,6 +301,9 @@ def submission_create(
             sha256=sub.sha256,
             late_seconds=sub.late_seconds,
             source=source,
+        )
+        learning_event.send(
+            sender=Submission, user=actor, kind="lab_submitted", run=lab.run, object_id=lab.pk
         )
         enqueue(GRADE_TASK, sub.pk, sub.grading_number)
     return sub

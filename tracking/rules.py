@@ -3,6 +3,7 @@ and why a person is at risk.  Decided here only."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -23,7 +24,15 @@ def attribute(user_id: int, cohort_institution_id: int | None) -> int | None:
     institutions = list(
         Membership.objects.filter(user_id=user_id).values_list("institution_id", flat=True)[:2]
     )
-    return institutions[0] if len(institutions) == 1 else None
+    return attributed(None, institutions)
+
+
+def attributed(cohort_institution_id: int | None, member_of: Collection[int]) -> int | None:
+    """``attribute`` without the query, for batches that read the memberships at once:
+    ``member_of`` holds the person's institutions."""
+    if cohort_institution_id is not None:
+        return cohort_institution_id
+    return next(iter(member_of)) if len(set(member_of)) == 1 else None
 
 
 def policy_for(institution_id: int) -> InstitutionPolicy:

@@ -18,6 +18,7 @@ from ..models import (
     CourseRun,
     Lesson,
 )
+from ..signals import learning_event
 from .catalogue import _visible_run
 
 
@@ -57,6 +58,15 @@ def _lesson(request: AuthedRequest, pk: int) -> Lesson:
 @login_required
 def lesson_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     lesson = _lesson(request, pk)
+    if not selectors.can_teach_run(request.user, lesson.module.run_id):
+        # A person with a seat read it (staff previews are not learning).
+        learning_event.send(
+            sender=Lesson,
+            user=request.user,
+            kind="lesson_viewed",
+            run=lesson.module.run,
+            object_id=lesson.pk,
+        )
     siblings = list(
         Lesson.objects.filter(module__run_id=lesson.module.run_id)
         .order_by("module__position", "module_id", "position", "id")

@@ -31,6 +31,7 @@ from academy.jobs import enqueue
 from academy.models import Cohort, User
 from courses.models import CourseRun, Enrolment
 from courses.selectors import can_teach_run
+from courses.signals import learning_event
 from notebooks.clients.hub import HubError, HubUnavailable, ServerState
 from notebooks.clients.slurm import QueueInfo, SlurmError, extend_job
 from notebooks.models import Lab, SubmissionSource
@@ -215,6 +216,14 @@ def session_open(*, actor: User, lab: Lab) -> LabSession:
                 partition=profile.partition,
             )
             enqueue("labsessions.start", session.pk, on_failure=lambda: _not_sent(session.pk))
+            if is_student:
+                learning_event.send(
+                    sender=LabSession,
+                    user=actor,
+                    kind="session_started",
+                    run=run,
+                    object_id=session.pk,
+                )
     except IntegrityError:
         # A concurrent request created the live session first.
         return LabSession.objects.get(user=actor, lab=lab, state__in=LIVE_STATES)

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 from academy.files import serve_user_file
 from academy.typing import AuthedRequest
 from courses.selectors import can_author_run, can_teach_run
+from courses.signals import learning_event
 
 from .. import selectors, services
 from ..forms import LabForm, NotebookUploadForm
@@ -73,6 +74,9 @@ def lab_detail(request: AuthedRequest, pk: int) -> HttpResponse:
     lab = selectors.lab_for(request.user, pk)
     if can_teach_run(request.user, lab.run_id):
         return _lab_staff(request, lab, upload_form=NotebookUploadForm())
+    learning_event.send(
+        sender=Lab, user=request.user, kind="lab_opened", run=lab.run, object_id=lab.pk
+    )
     return _lab_student(request, lab, NotebookUploadForm())
 
 
