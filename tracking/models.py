@@ -68,7 +68,12 @@ class DailyActivity(models.Model):
                 fields=["day", "user", "run", "institution"], name="dailyactivity_unique"
             ),
         ]
-        indexes = [models.Index(fields=["institution", "day"])]
+        indexes = [
+            # weekly active learners: distinct people per week, read from the index alone
+            models.Index(fields=["institution", "day", "user"]),
+            # a snapshot's last activity
+            models.Index(fields=["user", "run"]),
+        ]
 
     def __str__(self) -> str:
         return f"{self.day} {self.user_id} run {self.run_id}: {self.events}"
