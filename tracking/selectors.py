@@ -30,6 +30,7 @@ from django.db.models import (
     QuerySet,
     Subquery,
     Sum,
+    Window,
 )
 from django.db.models.functions import Cast, Coalesce, NullIf, TruncWeek
 from django.utils import timezone
@@ -363,11 +364,15 @@ def at_risk(
     policy = policy or rules.policy_for(institution.pk)
     now = now or timezone.now()
     candidates = _candidates(institution, filters, policy, now)
-    total = candidates.count()
+    # One query: the window counts every candidate before the limit cuts the rows shown.
+    rows = list(
+        candidates.select_related("user", "cohort", "run__course")
+        .annotate(total=Window(Count("pk")))
+        .order_by(F("last_activity_at").asc(nulls_first=True), "user__last_name", "pk")[:limit]
+    )
+    total = rows[0].total if rows else 0  # type: ignore[attr-defined]
     shown = []
-    for snap in candidates.select_related("user", "cohort", "run__course").order_by(
-        F("last_activity_at").asc(nulls_first=True), "user__last_name", "pk"
-    )[:limit]:
+    for snap in rows:
         reasons = rules.risks(snap, policy, snap.run.pass_mark, now)
         if reasons:
             shown.append(AtRisk(snap, reasons))
