@@ -391,44 +391,71 @@ class Due:
     completion: Completion | None = None
 
 
+@dataclass
+class _Earned:
+    """What people earned and do not hold: passed results (with their runs) and completions
+    not flagged for review.  A constant number of queries for any number of people."""
+
+    results: list[RunResult]
+    runs: dict[int, CourseRun]
+    completions: list[Completion]
+
+
+def _earned(user_ids: list[int]) -> _Earned:
+    held_runs = set(
+        Credential.objects.filter(user_id__in=user_ids, run__isnull=False).values_list(
+            "user_id", "run_id"
+        )
+    )
+    results = [
+        r for r in finished_results(user_ids) if r.passed and (r.user_id, r.run_id) not in held_runs
+    ]
+    runs = CourseRun.objects.select_related("course").in_bulk({r.run_id for r in results})
+    completions = list(
+        Completion.objects.filter(
+            allocation__user_id__in=user_ids, needs_review=False, credential__isnull=True
+        ).select_related("allocation__user", "allocation__programme__owner", "version")
+    )
+    return _Earned(results, runs, completions)
+
+
 def due_for(user: User) -> list[Due]:
     """What this person has earned and not been issued: passed runs, reviewed completions."""
-    held_runs = set(Credential.objects.filter(user=user).values_list("run_id", flat=True))
-    held_completions = set(
-        Credential.objects.filter(user=user).values_list("completion_id", flat=True)
-    )
-    passed = [r for r in finished_results([user.pk]) if r.passed and r.run_id not in held_runs]
-    runs = CourseRun.objects.select_related("course").in_bulk([r.run_id for r in passed])
+    earned = _earned([user.pk])
     out = [
-        Due(CredentialKind.COURSE, runs[r.run_id].course.title, run=runs[r.run_id]) for r in passed
+        Due(CredentialKind.COURSE, earned.runs[r.run_id].course.title, run=earned.runs[r.run_id])
+        for r in earned.results
     ]
-    completions = (
-        Completion.objects.filter(allocation__user=user, needs_review=False)
-        .exclude(pk__in=[c for c in held_completions if c is not None])
-        .select_related("allocation__programme")
-    )
     out += [
         Due(CredentialKind.PROGRAMME, c.allocation.programme.title, completion=c)
-        for c in completions
+        for c in earned.completions
     ]
     return out
 
 
 def issue_due(user_ids: Iterable[int]) -> int:
     """Issue everything these people have earned and do not hold (the system issues; used
-    after progress recomputes and by the sweep of runs that ended).  Returns how many."""
+    after progress recomputes and by the sweep of runs that ended).  Returns how many.
+    Eligibility is read once for everyone, as a bulk job does, not person by person."""
+    ids = sorted(set(user_ids))
+    earned = _earned(ids)
+    users = User.objects.in_bulk({r.user_id for r in earned.results})
+    slots = _Slots()
     issued = 0
-    for user in User.objects.filter(pk__in=list(user_ids)):
-        for due in due_for(user):
-            try:
-                if due.run is not None:
-                    _credential, new = issue_for_run(actor=None, user=user, run=due.run)
-                else:
-                    assert due.completion is not None
-                    _credential, new = issue_for_completion(actor=None, completion=due.completion)
-            except NotEligible:
-                continue
-            issued += new
+    for result in earned.results:
+        run = earned.runs[result.run_id]
+        _credential, new = _create_once(
+            users[result.user_id], _run_achievement(run, result), run=run, slots=slots
+        )
+        issued += new
+    for completion in earned.completions:
+        _credential, new = _create_once(
+            completion.allocation.user,
+            _completion_achievement(completion),
+            completion=completion,
+            slots=slots,
+        )
+        issued += new
     return issued
 
 

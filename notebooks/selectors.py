@@ -16,6 +16,7 @@ and in the API alike, so an outsider learns nothing, not even that a lab exists.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -225,7 +226,7 @@ class Gradebook:
         return counts
 
 
-def _course_grade(
+def run_grade(
     run: CourseRun,
     labs: list[Lab],
     cells: list[GradebookCell],
@@ -284,21 +285,10 @@ def gradebook(user: User, run_id: int, *, cohort_id: int | None = None) -> Grade
         if not enrolments.exists():
             raise CourseRun.DoesNotExist
     enrolments_list = list(enrolments)
-    latest = Submission.objects.filter(lab=OuterRef("lab"), student=OuterRef("student")).order_by(
-        "-attempt"
-    )
-    subs = (
-        Submission.objects.filter(lab__run=run, student_id__in=[e.user_id for e in enrolments_list])
-        .filter(attempt=Subquery(latest.values("attempt")[:1]))
-        .only("id", "lab_id", "student_id", "status", "score", "max_score", "late_seconds")
-    )
-    by_key = {(s.lab_id, s.student_id): s for s in subs}
+    people = [e.user_id for e in enrolments_list]
+    by_key = latest_submissions([run.pk], people)
     # extensions move a student's due date, and so when a missing lab starts counting 0
-    extended: dict[int, dict[int, datetime]] = defaultdict(dict)
-    for lab_id, student_id, due_at in Extension.objects.filter(
-        lab__run=run, student_id__in=[e.user_id for e in enrolments_list]
-    ).values_list("lab_id", "student_id", "due_at"):
-        extended[student_id][lab_id] = due_at
+    extended = extended_due_dates([run.pk], people)
     now = timezone.now()
     rows = []
     for enrolment in enrolments_list:
@@ -306,10 +296,63 @@ def gradebook(user: User, run_id: int, *, cohort_id: int | None = None) -> Grade
             student=enrolment.user, cohort=enrolment.cohort.name if enrolment.cohort else ""
         )
         row.cells = [lab_cell(lab, by_key.get((lab.pk, enrolment.user_id))) for lab in labs]
-        grade = _course_grade(run, labs, row.cells, extended[enrolment.user_id], now)
+        grade = run_grade(run, labs, row.cells, extended[enrolment.user_id], now)
         row.course_grade, row.passed = grade.percentage, grade.passed
         rows.append(row)
     return Gradebook(run=run, labs=labs, rows=rows)
+
+
+# --------------------------------------------------------------------------- results, in bulk
+# The three reads every grade computed for many people at once needs (the gradebook, finished
+# results, outcome mastery, cohort tracking): one query each, whatever the number of people.
+
+LATEST_FIELDS = (
+    "id",
+    "lab_id",
+    "student_id",
+    "status",
+    "score",
+    "max_score",
+    "late_seconds",
+    "submitted_at",
+)
+
+
+def labs_by_run(run_ids: Iterable[int]) -> dict[int, list[Lab]]:
+    """The runs' labs in due order, with their categories."""
+    labs_of: dict[int, list[Lab]] = defaultdict(list)
+    for lab in (
+        Lab.objects.filter(run_id__in=run_ids).select_related("category").order_by("due_at", "id")
+    ):
+        labs_of[lab.run_id].append(lab)
+    return labs_of
+
+
+def latest_submissions(
+    run_ids: Iterable[int], user_ids: Iterable[int]
+) -> dict[tuple[int, int], Submission]:
+    """Each person's latest attempt at each lab of the runs, by (lab id, person id)."""
+    latest = Submission.objects.filter(lab=OuterRef("lab"), student=OuterRef("student")).order_by(
+        "-attempt"
+    )
+    return {
+        (s.lab_id, s.student_id): s
+        for s in Submission.objects.filter(lab__run_id__in=run_ids, student_id__in=user_ids)
+        .filter(attempt=Subquery(latest.values("attempt")[:1]))
+        .only(*LATEST_FIELDS)
+    }
+
+
+def extended_due_dates(
+    run_ids: Iterable[int], user_ids: Iterable[int]
+) -> dict[int, dict[int, datetime]]:
+    """Extensions, {person id: {lab id: due date}}: when a missing lab starts counting 0."""
+    extended: dict[int, dict[int, datetime]] = defaultdict(dict)
+    for lab_id, student_id, due_at in Extension.objects.filter(
+        lab__run_id__in=run_ids, student_id__in=user_ids
+    ).values_list("lab_id", "student_id", "due_at"):
+        extended[student_id][lab_id] = due_at
+    return extended
 
 
 @dataclass(frozen=True)
@@ -344,32 +387,16 @@ def finished_results(user_ids: list[int], now: datetime | None = None) -> list[R
     runs = {
         r.pk: r for r in CourseRun.objects.filter(pk__in=run_ids).prefetch_related("categories")
     }
-    labs_of: dict[int, list[Lab]] = defaultdict(list)
-    for lab in (
-        Lab.objects.filter(run_id__in=run_ids).select_related("category").order_by("due_at", "id")
-    ):
-        labs_of[lab.run_id].append(lab)
+    labs_of = labs_by_run(run_ids)
     people = {e.user_id for e in enrolments}
-    latest = Submission.objects.filter(lab=OuterRef("lab"), student=OuterRef("student")).order_by(
-        "-attempt"
-    )
-    subs = (
-        Submission.objects.filter(lab__run_id__in=run_ids, student_id__in=people)
-        .filter(attempt=Subquery(latest.values("attempt")[:1]))
-        .only("id", "lab_id", "student_id", "status", "score", "max_score", "late_seconds")
-    )
-    by_key = {(s.lab_id, s.student_id): s for s in subs}
-    extended: dict[int, dict[int, datetime]] = defaultdict(dict)
-    for lab_id, student_id, due_at in Extension.objects.filter(
-        lab__run_id__in=run_ids, student_id__in=people
-    ).values_list("lab_id", "student_id", "due_at"):
-        extended[student_id][lab_id] = due_at
+    by_key = latest_submissions(run_ids, people)
+    extended = extended_due_dates(run_ids, people)
     out = []
     for enrolment in enrolments:
         run = runs[enrolment.run_id]
         labs = labs_of[run.pk]
         cells = [lab_cell(lab, by_key.get((lab.pk, enrolment.user_id))) for lab in labs]
-        grade = _course_grade(run, labs, cells, extended[enrolment.user_id], now)
+        grade = run_grade(run, labs, cells, extended[enrolment.user_id], now)
         out.append(
             RunResult(
                 user_id=enrolment.user_id,
@@ -377,7 +404,7 @@ def finished_results(user_ids: list[int], now: datetime | None = None) -> list[R
                 course_id=run.course_id,
                 run_title=run.title,
                 grade=grade.percentage,
-                passed=_passed(grade, enrolment),
+                passed=enrolment_passed(grade, enrolment),
                 finished_at=min(run.ends_at, enrolment.state_changed_at)
                 if enrolment.state == EnrolmentState.COMPLETED
                 else run.ends_at,
@@ -386,7 +413,7 @@ def finished_results(user_ids: list[int], now: datetime | None = None) -> list[R
     return out
 
 
-def _passed(grade: GradeResult, enrolment: Enrolment) -> bool:
+def enrolment_passed(grade: GradeResult, enrolment: Enrolment) -> bool:
     """A graded run is passed at the run's pass mark.  A run with nothing graded (a course
     without labs, say) proves nothing by having ended: only staff marking the enrolment
     completed says it was passed."""

@@ -25,6 +25,7 @@ from django.db.models import (
     F,
     FloatField,
     Max,
+    Model,
     OuterRef,
     Q,
     QuerySet,
@@ -116,9 +117,8 @@ def cohorts(institution: Institution, filters: Filters) -> QuerySet[Cohort]:
     return qs
 
 
-def _gpu_usage(institution: Institution, filters: Filters) -> QuerySet[GpuUsage]:
-    """GPU jobs charged to the institution's cohorts (jobs without a cohort are nobody's)."""
-    qs = GpuUsage.objects.filter(cohort__institution=institution)
+def _by_cohort_and_run[M: Model](qs: QuerySet[M], filters: Filters) -> QuerySet[M]:
+    """Rows with a ``cohort`` and a ``run`` narrowed by the filters (GPU jobs and budgets)."""
     if filters.cohort is not None:
         qs = qs.filter(cohort=filters.cohort)
     if filters.programme is not None:
@@ -128,19 +128,17 @@ def _gpu_usage(institution: Institution, filters: Filters) -> QuerySet[GpuUsage]
     if filters.run is not None:
         qs = qs.filter(run=filters.run)
     return qs
+
+
+def _gpu_usage(institution: Institution, filters: Filters) -> QuerySet[GpuUsage]:
+    """GPU jobs charged to the institution's cohorts (jobs without a cohort are nobody's)."""
+    return _by_cohort_and_run(GpuUsage.objects.filter(cohort__institution=institution), filters)
 
 
 def _gpu_budgets(institution: Institution, filters: Filters) -> QuerySet[CohortGpuBudget]:
-    qs = CohortGpuBudget.objects.filter(cohort__institution=institution)
-    if filters.cohort is not None:
-        qs = qs.filter(cohort=filters.cohort)
-    if filters.programme is not None:
-        qs = qs.filter(cohort__in=_programme_cohorts(filters.programme).values("cohort"))
-    if filters.course is not None:
-        qs = qs.filter(run__course=filters.course)
-    if filters.run is not None:
-        qs = qs.filter(run=filters.run)
-    return qs
+    return _by_cohort_and_run(
+        CohortGpuBudget.objects.filter(cohort__institution=institution), filters
+    )
 
 
 def _allocations(institution: Institution, filters: Filters) -> QuerySet[Allocation]:

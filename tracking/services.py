@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from django.conf import settings
 from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
-from django.db.models import Count, F, Max, Min, OuterRef, Q, QuerySet, Subquery, Sum
+from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
@@ -36,8 +36,16 @@ from courses.models import (
     Lesson,
     LessonCompletion,
 )
-from notebooks.models import Extension, Lab, Submission, SubmissionStatus
-from notebooks.selectors import GradebookCell, _course_grade, _passed, lab_cell
+from notebooks.models import Lab, SubmissionStatus
+from notebooks.selectors import (
+    GradebookCell,
+    enrolment_passed,
+    extended_due_dates,
+    lab_cell,
+    labs_by_run,
+    latest_submissions,
+    run_grade,
+)
 from notebooks.sessions.models import GpuUsage
 
 from . import rules
@@ -329,11 +337,7 @@ def _refresh_batch(ids: list[int], now: datetime) -> int:
     runs = {
         r.pk: r for r in CourseRun.objects.filter(pk__in=run_ids).prefetch_related("categories")
     }
-    labs_of: dict[int, list[Lab]] = defaultdict(list)
-    for lab in (
-        Lab.objects.filter(run_id__in=run_ids).select_related("category").order_by("due_at", "id")
-    ):
-        labs_of[lab.run_id].append(lab)
+    labs_of = labs_by_run(run_ids)
     lessons_total = dict(
         Lesson.objects.filter(module__run_id__in=run_ids)
         .order_by()
@@ -350,29 +354,8 @@ def _refresh_batch(ids: list[int], now: datetime) -> int:
         .values("user_id", "lesson__module__run_id")
         .annotate(n=Count("id"), last=Max("completed_at"))
     }
-    latest = Submission.objects.filter(lab=OuterRef("lab"), student=OuterRef("student")).order_by(
-        "-attempt"
-    )
-    submissions = {
-        (s.lab_id, s.student_id): s
-        for s in Submission.objects.filter(lab__run_id__in=run_ids, student_id__in=people)
-        .filter(attempt=Subquery(latest.values("attempt")[:1]))
-        .only(
-            "id",
-            "lab_id",
-            "student_id",
-            "status",
-            "score",
-            "max_score",
-            "late_seconds",
-            "submitted_at",
-        )
-    }
-    extended: dict[int, dict[int, datetime]] = defaultdict(dict)
-    for lab_id, student_id, due_at in Extension.objects.filter(
-        lab__run_id__in=run_ids, student_id__in=people
-    ).values_list("lab_id", "student_id", "due_at"):
-        extended[student_id][lab_id] = due_at
+    submissions = latest_submissions(run_ids, people)
+    extended = extended_due_dates(run_ids, people)
     gpu_seconds = {
         (row["user_id"], row["run_id"]): row["seconds"]
         for row in GpuUsage.objects.filter(user_id__in=people, run_id__in=run_ids)
@@ -441,7 +424,7 @@ def _refresh_batch(ids: list[int], now: datetime) -> int:
         )
         if enrolment.state in WORKING_STATES:
             due = extended[enrolment.user_id]
-            grade = _course_grade(run, labs, cells, due, now)
+            grade = run_grade(run, labs, cells, due, now)
             snapshot.grade = grade.percentage
             snapshot.grade_trend = _trend(cells)
             snapshot.missed_deadlines = sum(
@@ -451,7 +434,7 @@ def _refresh_batch(ids: list[int], now: datetime) -> int:
             )
             over = run.ends_at < now or enrolment.state == EnrolmentState.COMPLETED
             if over and enrolment.state in SEAT_STATES:
-                snapshot.passed = _passed(grade, enrolment)
+                snapshot.passed = enrolment_passed(grade, enrolment)
         snapshots.append(snapshot)
     EnrolmentSnapshot.objects.bulk_create(
         snapshots,

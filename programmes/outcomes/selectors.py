@@ -35,7 +35,6 @@ from courses.grading import Item, course_grade
 from courses.models import Course, CourseRun, Enrolment, GradingCategory
 from courses.selectors import authored_run_ids, can_teach_run, courses_for, enrolments_for
 from notebooks.models import (
-    Extension,
     FeedbackRelease,
     Lab,
     LabVersion,
@@ -43,7 +42,13 @@ from notebooks.models import (
     Submission,
     SubmissionStatus,
 )
-from notebooks.selectors import LEARNING_STATES, lab_cell
+from notebooks.selectors import (
+    LEARNING_STATES,
+    extended_due_dates,
+    lab_cell,
+    labs_by_run,
+    latest_submissions,
+)
 
 from .. import selectors as programme_selectors
 from ..models import (
@@ -342,47 +347,21 @@ def _category_evidence(
     runs = {
         r.pk: r for r in CourseRun.objects.filter(pk__in=run_ids).prefetch_related("categories")
     }
-    labs_of: dict[int, list[Lab]] = defaultdict(list)
-    for lab in (
-        Lab.objects.filter(run_id__in=run_ids).select_related("category").order_by("due_at", "id")
-    ):
-        labs_of[lab.run_id].append(lab)
+    labs_of = labs_by_run(run_ids)
     seats = set(
         Enrolment.objects.filter(
             run_id__in=run_ids, user_id__in=user_ids, state__in=LEARNING_STATES
         ).values_list("run_id", "user_id")
     )
-    latest = Submission.objects.filter(lab=OuterRef("lab"), student=OuterRef("student")).order_by(
-        "-attempt"
-    )
-    subs = {
-        (s.lab_id, s.student_id): s
-        for s in Submission.objects.filter(lab__run_id__in=run_ids, student_id__in=user_ids)
-        .filter(attempt=Subquery(latest.values("attempt")[:1]))
-        .only(
-            "id",
-            "lab_id",
-            "student_id",
-            "status",
-            "score",
-            "max_score",
-            "late_seconds",
-            "submitted_at",
-        )
-    }
-    extended: dict[tuple[int, int], datetime] = {
-        (lab_id, student_id): due_at
-        for lab_id, student_id, due_at in Extension.objects.filter(
-            lab__run_id__in=run_ids, student_id__in=user_ids
-        ).values_list("lab_id", "student_id", "due_at")
-    }
+    subs = latest_submissions(run_ids, user_ids)
+    extended = extended_due_dates(run_ids, user_ids)
     for run_id, user_id in seats:
         run = runs[run_id]
         labs = labs_of[run_id]
         items = []
         for lab in labs:
             cell = lab_cell(lab, subs.get((lab.pk, user_id)))
-            due = extended.get((lab.pk, user_id), lab.due_at)
+            due = extended[user_id].get(lab.pk, lab.due_at)
             items.append(
                 (
                     lab.category.name if lab.category else None,
@@ -404,7 +383,7 @@ def _category_evidence(
             times = [
                 subs[(lab.pk, user_id)].submitted_at
                 if (lab.pk, user_id) in subs
-                else extended.get((lab.pk, user_id), lab.due_at)
+                else extended[user_id].get(lab.pk, lab.due_at)
                 for lab in labs
                 if lab.category_id == category.pk
             ]

@@ -159,8 +159,6 @@ def _export(base: str, path: str, cookie: str, pids: list[int]) -> dict:
 @pytest.mark.bench
 @pytest.mark.django_db(transaction=True)
 def test_courses_benchmark(request):  # type: ignore[no-untyped-def]
-    if "bench" not in (request.config.getoption("-m") or ""):
-        pytest.skip("benchmark: select it with -m bench")
     if connection.vendor != "postgresql":
         pytest.fail("The benchmark runs on PostgreSQL: set DATABASE_URL=postgresql://...")
 

@@ -121,8 +121,6 @@ def _pure_signing(n: int) -> float:
 @pytest.mark.bench
 @pytest.mark.django_db(transaction=True)
 def test_credentials_signing_benchmark(request, settings, monkeypatch):  # type: ignore[no-untyped-def]
-    if "bench" not in (request.config.getoption("-m") or ""):
-        pytest.skip("benchmark: select it with -m bench")
     if connection.vendor != "postgresql":
         pytest.fail("The benchmark runs on PostgreSQL: set DATABASE_URL=postgresql://...")
     settings.CREDENTIAL_KEY = f"bench-1:{signing.generate_key()[0]}"

@@ -247,8 +247,6 @@ def eager():  # type: ignore[no-untyped-def]
 @pytest.mark.bench
 @pytest.mark.django_db(transaction=True)
 def test_programmes_benchmark(request, monkeypatch, eager):  # type: ignore[no-untyped-def]
-    if "bench" not in (request.config.getoption("-m") or ""):
-        pytest.skip("benchmark: select it with -m bench")
     if connection.vendor != "postgresql":
         pytest.fail("The benchmark runs on PostgreSQL: set DATABASE_URL=postgresql://...")
 

@@ -217,8 +217,6 @@ def _build() -> tuple[Institution, User, list[Cohort]]:
 @pytest.mark.bench
 @pytest.mark.django_db(transaction=True)
 def test_tracking_benchmark(request):  # type: ignore[no-untyped-def]
-    if "bench" not in (request.config.getoption("-m") or ""):
-        pytest.skip("benchmark: select it with -m bench")
     if connection.vendor != "postgresql":
         pytest.fail("The benchmark runs on PostgreSQL: set DATABASE_URL=postgresql://...")
 

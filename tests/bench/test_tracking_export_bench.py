@@ -103,8 +103,6 @@ def _download(client: Client, url: str, traced: bool) -> dict:
 @pytest.mark.bench
 @pytest.mark.django_db(transaction=True)
 def test_tracking_export_benchmark(request):  # type: ignore[no-untyped-def]
-    if "bench" not in (request.config.getoption("-m") or ""):
-        pytest.skip("benchmark: select it with -m bench")
     if connection.vendor != "postgresql":
         pytest.fail("The benchmark runs on PostgreSQL: set DATABASE_URL=postgresql://...")
     t0 = time.perf_counter()
