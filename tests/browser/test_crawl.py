@@ -45,6 +45,30 @@ KNOWN = [("/api/v1/redoc/", "https://cdn.redoc.ly/redoc/logo-mini.svg")]
 # What must never be visible: Python reprs and unrendered template syntax.
 DEBRIS = re.compile(r"\{'|<bound method|object at 0x|<QuerySet|\{\{|\{%|%\}|\}\}")
 
+# The Serbian pass runs at a phone's width (Serbian words are the longer ones).
+PHONE = {"width": 390, "height": 844}
+# What sticks out of the screen, by its widest element outside a box that scrolls sideways.
+WIDEST = """() => {
+  const screen = document.documentElement.clientWidth;
+  if (document.documentElement.scrollWidth <= screen) return "";
+  const scrolls = (el) => {
+    for (let p = el.parentElement; p; p = p.parentElement) {
+      const o = getComputedStyle(p).overflowX;
+      if (o === "auto" || o === "scroll" || o === "hidden") return true;
+    }
+    return false;
+  };
+  let worst = null, right = screen;
+  for (const el of document.body.querySelectorAll("*")) {
+    const r = el.getBoundingClientRect();
+    if (r.right > right + 1 && !scrolls(el)) { worst = el; right = r.right; }
+  }
+  if (!worst) return `${document.documentElement.scrollWidth} px`;
+  const name = worst.tagName.toLowerCase() + (worst.id ? "#" + worst.id : "")
+    + (worst.className && typeof worst.className === "string" ? "." + worst.className.trim().split(/\\s+/).join(".") : "");
+  return `${Math.round(right)} px, by ${name}`;
+}"""
+
 # Chromium reports CSP violations on the console too; the event adds what was blocked and by
 # which directive, and also catches violations the console would word differently.
 CSP_LISTENER = """
@@ -179,8 +203,9 @@ def _followable(url: str, base: str) -> bool:
     return True
 
 
-def _visit(page: Page, crawl: Crawl, url: str) -> list[str]:
-    """Load one page, check it, and return its links."""
+def _visit(page: Page, crawl: Crawl, url: str, *, phone: bool = False) -> list[str]:
+    """Load one page, check it, and return its links.  On a phone's width the page must not
+    be wider than the screen: wide tables scroll inside their own box."""
     crawl.current = url
     try:
         response = page.goto(url, wait_until="load")
@@ -213,6 +238,10 @@ def _visit(page: Page, crawl: Crawl, url: str) -> list[str]:
     for match in {m.group(0) for m in DEBRIS.finditer(text)}:
         i = text.find(match)
         crawl.problem(f"debris {match!r} in text: …{text[max(0, i - 60) : i + 60]!r}…")
+    if phone:
+        width = page.evaluate(WIDEST)
+        if width:
+            crawl.problem(f"wider than a {PHONE['width']} px phone: {width}")
     links = page.eval_on_selector_all("a[href]", "els => els.map(e => e.href)")
     return [urldefrag(urljoin(page.url, href))[0] for href in links]
 
@@ -274,14 +303,15 @@ def test_every_page_of_each_role_is_clean(
     english = list(crawl.visited)
     page.screenshot(path=str(artifacts / f"crawl-{role}-en-last.png"), full_page=True)
 
-    # The same pages in Serbian Cyrillic, chosen as the language switch does (its cookie);
+    # The same pages in Serbian Cyrillic on a phone's screen, chosen as the language switch does (its cookie);
     # Django's admin translates itself, so its lists are not visited twice.
     context.add_cookies([{"name": "django_language", "value": "sr", "url": base}])
+    page.set_viewport_size(PHONE)
     serbian = [
         u for u in english if not urlsplit(u).path.startswith("/admin/") or u.endswith("/admin/")
     ]
     for url in serbian:
-        _visit(page, crawl, url)
+        _visit(page, crawl, url, phone=True)
     page.goto(f"{base}/")
     assert page.locator("html").get_attribute("lang") == "sr"
     page.screenshot(path=str(artifacts / f"crawl-{role}-sr-home.png"), full_page=True)
@@ -338,6 +368,7 @@ def test_catalogue_filters_by_language(browser: Browser, live_server, demo, arti
     page.screenshot(path=str(artifacts / "catalogue-language-sr.png"), full_page=True)
 
     context.add_cookies([{"name": "django_language", "value": "sr", "url": base}])
+    page.set_viewport_size(PHONE)
     page.goto(f"{base}/courses/")
     labels = select.locator("option").all_inner_texts()
     assert labels[1:] == ["енглески", "српски"], labels
