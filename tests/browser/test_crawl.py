@@ -64,8 +64,9 @@ WIDEST = """() => {
     if (r.right > right + 1 && !scrolls(el)) { worst = el; right = r.right; }
   }
   if (!worst) return `${document.documentElement.scrollWidth} px`;
+  const classes = typeof worst.className === "string" ? worst.className.trim().split(/\\s+/) : [];
   const name = worst.tagName.toLowerCase() + (worst.id ? "#" + worst.id : "")
-    + (worst.className && typeof worst.className === "string" ? "." + worst.className.trim().split(/\\s+/).join(".") : "");
+    + classes.filter(Boolean).map((c) => "." + c).join("");
   return `${Math.round(right)} px, by ${name}`;
 }"""
 
@@ -303,8 +304,8 @@ def test_every_page_of_each_role_is_clean(
     english = list(crawl.visited)
     page.screenshot(path=str(artifacts / f"crawl-{role}-en-last.png"), full_page=True)
 
-    # The same pages in Serbian Cyrillic on a phone's screen, chosen as the language switch does (its cookie);
-    # Django's admin translates itself, so its lists are not visited twice.
+    # The same pages in Serbian Cyrillic on a phone's screen, the language chosen as the switch
+    # does (its cookie); Django's admin translates itself, so its lists are not visited twice.
     context.add_cookies([{"name": "django_language", "value": "sr", "url": base}])
     page.set_viewport_size(PHONE)
     serbian = [
