@@ -23,6 +23,7 @@ from .models import STATUS_LIST_SIZE, Credential, StatusPurpose
 # Verdicts, most to least serious.
 MALFORMED = "malformed"
 UNKNOWN_ISSUER = "unknown_issuer"
+UNKNOWN_KEY = "unknown_key"  # signed with a key the issuer does not (or no longer) publish
 TAMPERED = "tampered"
 REVOKED = "revoked"
 SUSPENDED = "suspended"
@@ -37,6 +38,7 @@ VERDICT_LABELS = {
     EXPIRED: gettext_lazy("Expired"),
     NOT_YET_VALID: gettext_lazy("Not yet valid"),
     TAMPERED: gettext_lazy("Tampered with"),
+    UNKNOWN_KEY: gettext_lazy("Key not recognised"),
     UNKNOWN_ISSUER: gettext_lazy("Unknown issuer"),
     MALFORMED: gettext_lazy("Not a credential"),
 }
@@ -179,7 +181,7 @@ def verify(document: dict[str, Any], *, now: datetime | None = None) -> Verdict:
         checks.append(Check(_("Signature"), False, result.detail))
         verdict.verdict = {
             signing.TAMPERED: TAMPERED,
-            signing.UNKNOWN_KEY: TAMPERED,
+            signing.UNKNOWN_KEY: UNKNOWN_KEY,
             signing.MALFORMED: MALFORMED,
         }[result.reason or signing.MALFORMED]
         return verdict

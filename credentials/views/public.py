@@ -52,6 +52,10 @@ VERDICT_NOTES = {
     verification.TAMPERED: gettext_lazy(
         "The content does not match the issuer's signature: it was changed after it was issued."
     ),
+    verification.UNKNOWN_KEY: gettext_lazy(
+        "It names %(issuer)s, but was signed with a key %(issuer)s does not publish (a key "
+        "withdrawn or never its own): it cannot be trusted."
+    ),
     verification.UNKNOWN_ISSUER: gettext_lazy(
         "It was not issued by %(issuer)s: this page checks only its credentials."
     ),

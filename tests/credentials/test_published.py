@@ -86,7 +86,8 @@ def test_a_gzip_bomb_is_refused_unread():
         "u!!!not base64!!!",
         "u" + base64.urlsafe_b64encode(b"plain bytes, not gzip").decode(),
         DB_BITS_1_AND_4[:-6],  # truncated GZIP stream
-        "u" + base64.urlsafe_b64encode(gzip.compress(b"x", mtime=0)[:-4] + b"\0\0\0\0").decode(),  # CRC
+        "u"
+        + base64.urlsafe_b64encode(gzip.compress(b"x", mtime=0)[:-4] + b"\0\0\0\0").decode(),  # CRC
     ],
 )
 def test_garbage_is_refused_with_a_status_list_error(encoded):

@@ -19,6 +19,7 @@ from credentials.verification import (
     NOT_YET_VALID,
     TAMPERED,
     UNKNOWN_ISSUER,
+    UNKNOWN_KEY,
     VERIFIED,
 )
 from tests.factories import CourseFactory, UserFactory
@@ -146,19 +147,22 @@ def test_another_issuers_credential_is_unknown_issuer():
     assert "did:web:other.example" in result.checks[-1].detail
 
 
-def test_a_proof_made_with_another_issuers_key_is_tampered():
+def test_a_proof_made_with_another_issuers_key_is_an_unknown_key():
     """Our issuer id, someone else's key (their DID): the key does not speak for us."""
     secret, _public = signing.generate_key()
     signed = _signed(_unsigned(), secret=secret, method="did:web:other.example#key-1")
     result = _verdict(signed)
-    assert result.verdict == TAMPERED
+    assert result.verdict == UNKNOWN_KEY
     assert "not a key of the issuer" in result.checks[-1].detail
 
 
-def test_a_proof_made_with_an_unpublished_key_of_ours_is_tampered():
+def test_a_proof_made_with_an_unpublished_key_of_ours_is_an_unknown_key():
     secret, _public = signing.generate_key()
     signed = _signed(_unsigned(), secret=secret, method=f"{keys.issuer().did}#key-9")
-    assert _verdict(signed).verdict == TAMPERED
+    result = _verdict(signed)
+    assert result.verdict == UNKNOWN_KEY
+    assert not result.verified
+    assert "#key-9" in result.checks[-1].detail
 
 
 def test_a_proof_claiming_our_key_but_made_with_another_is_tampered():
