@@ -8,7 +8,7 @@ The life of one grading run (``GradingRun``: submission + number) on the cluster
    written in the spool (``GRADING_SPOOL``: the source, the submission, the released version,
    the data files, the limits, the batch script) and the job is submitted with ``sbatch``
    through the Slurm client the sessions use.  The job's name is derived from the run and the
-   attempt (``academy-grade-<submission>-<number>-<attempt>``): before submitting, the job row
+   attempt (``academy-grade-<submission>-<number>-<attempt>-<tag>``): before submitting, the job row
    is locked and Slurm is asked for a job of that name, so a redelivered task (or the poll after
    a worker died between ``sbatch`` and the commit) adopts the job instead of submitting twice.
    The task then returns: no worker process waits for the job.
@@ -33,6 +33,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import secrets
 import shlex
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -98,7 +99,10 @@ _ENDED = {
 
 
 def job_name(submission_id: int, number: int, attempt: int) -> str:
-    return f"academy-grade-{submission_id}-{number}-{attempt}"
+    """The Slurm job name of one attempt: the run and the attempt, plus a random tag drawn once
+    with the row (a redelivery reads the same row), so that another Academy (staging, a test
+    database) numbering its submissions from 1 on the same cluster never shares a name."""
+    return f"academy-grade-{submission_id}-{number}-{attempt}-{secrets.token_hex(3)}"
 
 
 def graded_on_cluster(submission_id: int) -> bool:
@@ -182,7 +186,9 @@ def _submit(job_pk: int) -> GradingJob:
         slurm = clients.slurm()
         try:
             script = _write_folder(job, run)
-            found = find_job_by_name(slurm, job.name, job.submitted_at - timedelta(days=1))
+            # sacct reads times in the cluster's local time; nothing older than the row is ours
+            since = (job.submitted_at - timedelta(minutes=1)).astimezone().replace(tzinfo=None)
+            found = find_job_by_name(slurm, job.name, since)
             job_id = found or submit_batch(slurm, str(script))
         except (OSError, SlurmError) as exc:
             raise grading.GraderUnavailable(f"submitting the grading job failed: {exc}") from exc
@@ -349,7 +355,7 @@ def refresh(job: GradingJob) -> None:
             state=GradingJobState.RUNNING,
             pending_reason="",
             node=info.nodes[:200],
-            started_at=job.started_at or info.expected_start or now,
+            started_at=job.started_at or _aware(info.expected_start) or now,
         )
         Submission.objects.filter(pk=job.submission_id, grading_number=job.number).exclude(
             status__in=[SubmissionStatus.GRADED, SubmissionStatus.NEEDS_MANUAL]
