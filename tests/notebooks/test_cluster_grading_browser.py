@@ -18,7 +18,15 @@ from .test_cluster_grading import _write_result, gpu_lab, slurm  # noqa: F401 - 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
 
-def test_the_card_follows_the_grading_job(page: Page, live_server, course, gpu_lab, slurm, eager, artifacts):  # type: ignore[no-untyped-def]  # noqa: F811
+def test_the_card_follows_the_grading_job(  # type: ignore[no-untyped-def]
+    page: Page,
+    live_server,
+    course,
+    gpu_lab,  # noqa: F811
+    slurm,  # noqa: F811
+    eager,
+    artifacts,
+):
     base = live_server.url
     people = course.people
     sub = services.submission_create(
