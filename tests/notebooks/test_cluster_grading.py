@@ -370,3 +370,14 @@ def test_the_node_passes_only_the_gpus_slurm_gave_the_job(tmp_path):  # type: ig
     )
     assert gpu_env(env) == (("CUDA_VISIBLE_DEVICES", "0"),)
     assert gpu_devices({"CUDA_VISIBLE_DEVICES": "0"}, str(tmp_path)) == ()
+
+
+def test_operators_find_the_grading_jobs_in_admin(
+    gpu_lab, course, slurm, eager, client, admin_user, django_capture_on_commit_callbacks
+):  # type: ignore[no-untyped-def]
+    sub = _submit(gpu_lab, course.people.student, django_capture_on_commit_callbacks)
+    job = GradingJob.objects.get(submission=sub)
+    client.force_login(admin_user)
+    page = client.get("/admin/notebooks/gradingjob/").content.decode()
+    assert job.name in page and job.job_id in page
+    assert client.get(f"/admin/notebooks/gradingjob/{job.pk}/change/").status_code == 200
