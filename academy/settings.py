@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 from pathlib import Path
 
 import dj_database_url
@@ -399,6 +400,11 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 CELERY_BEAT_SCHEDULE = {
     "worker-heartbeat": {"task": "academy.tasks.heartbeat", "schedule": 30.0},
     "sessions-refresh": {"task": "labsessions.refresh_live", "schedule": 5.0},
+    # grading jobs on the cluster: queued/running/ended, results read back, retries
+    "grading-jobs-poll": {
+        "task": "notebooks.tasks.poll_grading_jobs",
+        "schedule": float(max(1, env_int("ACADEMY_GRADING_POLL_SECONDS", 5))),
+    },
     "sessions-cull-idle": {"task": "labsessions.cull_idle", "schedule": 60.0},
     "gpu-usage-sync": {"task": "labsessions.sync_usage", "schedule": 60.0},
     # servers on the hub that are not Academy sessions: stopped, GPU time recorded
@@ -444,6 +450,25 @@ SESSION_REFRESH_SECONDS = env_int("SESSION_REFRESH_SECONDS", 3)
 # Sandboxed kernels each worker child starts ahead of need (0: off, a kernel on demand).
 NOTEBOOK_KERNEL_POOL = env_int("NOTEBOOK_KERNEL_POOL", 1)
 
+# Grading on the cluster (notebooks.cluster_grading): labs with a grading profile are graded as
+# Slurm batch jobs.  Inputs and results go through the spool, a folder both this host and the
+# compute nodes see (a shared file system on a cluster); the node never reads the database.
+GRADING_SPOOL = Path(env("ACADEMY_GRADING_SPOOL") or VAR_DIR / "grading-spool")
+GRADING_ACCOUNT = env("ACADEMY_GRADING_ACCOUNT")  # sbatch --account (empty: the default)
+GRADING_QOS = env("ACADEMY_GRADING_QOS")  # sbatch --qos (empty: the default)
+GRADING_MAX_ATTEMPTS = env_int("ACADEMY_GRADING_MAX_ATTEMPTS", 3)  # jobs per grading run
+# Seconds of the job's wall time kept for the sandbox start and the result: the notebook gets
+# the profile's wall time minus this (a notebook that runs longer ends as a "time limit").
+GRADING_MARGIN_SECONDS = env_int("ACADEMY_GRADING_MARGIN_SECONDS", 20)
+# What the batch script runs on the node (with the job folder as its last argument), from
+# ACADEMY_GRADING_CODE_DIR; production: "sudo -n /usr/local/sbin/academy-grade-job".
+GRADING_JOB_COMMAND = (
+    env("ACADEMY_GRADING_JOB_COMMAND") or f"{sys.executable} -m notebooks.grader job"
+)
+GRADING_CODE_DIR = env("ACADEMY_GRADING_CODE_DIR") or str(BASE_DIR)
+GRADING_JOB_PROLOGUE = env("ACADEMY_GRADING_JOB_PROLOGUE")  # e.g. "module load python/3.12"
+GRADING_GPU_DEVICE_DIR = env("ACADEMY_GRADING_GPU_DEVICE_DIR") or "/dev"  # nvidia<N> nodes
+
 # Courses: the largest CSV of a bulk enrolment, and the largest content attachment.
 COURSES_BULK_MAX_BYTES = env_int("COURSES_BULK_MAX_BYTES", 2 * 1024 * 1024)
 COURSES_ATTACHMENT_MAX_BYTES = env_int("COURSES_ATTACHMENT_MAX_BYTES", 20 * 1024 * 1024)
@@ -463,6 +488,8 @@ for _name, _minimum in (
     ("SUBMISSION_RATE_LIMIT", 0),
     ("SUBMISSION_RATE_WINDOW", 1),
     ("NOTEBOOK_KERNEL_POOL", 0),
+    ("GRADING_MAX_ATTEMPTS", 1),
+    ("GRADING_MARGIN_SECONDS", 0),
     ("COURSES_BULK_MAX_BYTES", 1),
     ("COURSES_ATTACHMENT_MAX_BYTES", 1),
 ):

@@ -5,6 +5,7 @@ from django.contrib import admin
 
 from .models import (
     Extension,
+    GradingJob,
     GradingRun,
     Lab,
     LabDataFile,
@@ -70,3 +71,22 @@ class GradingRunAdmin(ReadOnlyAdmin):
 admin.site.register(Extension)
 admin.site.register(LabDataFile, ReadOnlyAdmin)
 admin.site.register(ManualGrade, ReadOnlyAdmin)
+
+
+@admin.register(GradingJob)
+class GradingJobAdmin(ReadOnlyAdmin):
+    """Grading jobs on the cluster: one row per Slurm job (a retry is a new row)."""
+
+    list_display = [
+        "name",
+        "job_id",
+        "state",
+        "slurm_state",
+        "node",
+        "exit_code",
+        "gpu_seconds",
+        "submitted_at",
+    ]
+    list_filter = ["state", "partition"]
+    search_fields = ["name", "job_id", "node"]
+    raw_id_fields = ["submission", "run"]

@@ -32,6 +32,7 @@ __all__ = [
     "hidden_lines",
     "parse",
     "release",
+    "result_from_grader",
     "scrub",
     "student_view_of_result",
     "validate",
@@ -181,7 +182,13 @@ def grade(
         result = grader_grade(source, submission, **kwargs)
     except SandboxError as exc:
         raise GraderUnavailable(str(exc)) from exc
-    raw = _as_dict(result)
+    return result_from_grader(_as_dict(result))
+
+
+def result_from_grader(raw: dict[str, Any]) -> GradeResult:
+    """The grader's ``GradeResult.to_dict()`` (here, or read back from a grading job on the
+    cluster) as this adapter's GradeResult."""
+    raw = dict(raw)
     raw["outcome"] = _OUTCOMES.get(str(raw.get("status", "ok")), "crash")
     if raw["outcome"] != "ok":
         raw.setdefault(

@@ -142,6 +142,17 @@ class Lab(models.Model):
         related_name="labs",
         verbose_name=_("resource profile"),
     )
+    # Where submissions are graded: None is the CPU sandbox of the Celery workers; a profile is a
+    # Slurm batch job on its partition with its GPUs and wall time (notebooks.cluster_grading).
+    grading_profile = models.ForeignKey(
+        ResourceProfile,
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="graded_labs",
+        verbose_name=_("graded on"),
+        help_text=_("Empty: the CPU sandbox. A profile: a batch job on its cluster partition."),
+    )
     feedback_release = models.CharField(
         _("feedback release"),
         max_length=20,
@@ -188,6 +199,7 @@ LAB_SETTINGS = (
     "category",
     "weight",
     "resource_profile",
+    "grading_profile",
     "feedback_release",
     "anonymous_grading",
 )
@@ -391,3 +403,71 @@ class ManualGrade(models.Model):
 
     def __str__(self) -> str:
         return f"{self.grade_id}: {self.score}"
+
+
+# ------------------------------------------------------------ grading on the cluster (issue 14)
+
+
+class GradingJobState(models.TextChoices):
+    SUBMITTING = "submitting", _("Submitting")
+    PENDING = "pending", _("Queued on the cluster")
+    RUNNING = "running", _("Running on the cluster")
+    COLLECTED = "collected", _("Result read back")
+    RETRIED = "retried", _("Ended without a result; retried")
+    FAILED = "failed", _("Ended without a result; failed")
+    ABANDONED = "abandoned", _("No longer needed")
+
+
+GRADING_JOB_ACTIVE = (GradingJobState.SUBMITTING, GradingJobState.PENDING, GradingJobState.RUNNING)
+
+
+class GradingJob(models.Model):
+    """One Slurm batch job grading one GradingRun (a retry is a new row, ``attempt`` + 1).
+
+    Its GPU-seconds (sacct's ElapsedRaw x gres/gpu) are charged to the run's grading, never to
+    the student's GPU time: this is the grading GPU usage record the burn-down shows."""
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="jobs")
+    number = models.PositiveIntegerField()  # the GradingRun's number
+    attempt = models.PositiveSmallIntegerField(default=1)
+    run = models.ForeignKey(CourseRun, on_delete=models.CASCADE, related_name="grading_jobs")
+    profile = models.ForeignKey(
+        ResourceProfile, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    name = models.CharField(max_length=100, unique=True)  # Slurm job name
+    job_id = models.CharField(max_length=32, blank=True, db_index=True)
+    state = models.CharField(
+        max_length=20,
+        choices=GradingJobState.choices,
+        default=GradingJobState.SUBMITTING,
+        db_index=True,
+    )
+    slurm_state = models.CharField(max_length=40, blank=True)  # COMPLETED, CANCELLED, TIMEOUT..
+    pending_reason = models.CharField(max_length=300, blank=True)  # in plain words
+    reason = models.CharField(max_length=500, blank=True)  # why it ended without a result
+    node = models.CharField(max_length=200, blank=True)
+    exit_code = models.CharField(max_length=20, blank=True)
+    partition = models.CharField(max_length=64, blank=True)
+    gpus = models.PositiveSmallIntegerField(default=0)
+    elapsed_seconds = models.PositiveBigIntegerField(default=0)
+    gpu_seconds = models.PositiveBigIntegerField(default=0)
+    accounted = models.BooleanField(default=False)  # sacct's final figures are in
+    submitted_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    ended_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["submission", "number", "attempt"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["submission", "number", "attempt"], name="gradingjob_unique"
+            ),
+        ]
+        indexes = [models.Index(fields=["run", "state"])]
+
+    def __str__(self) -> str:
+        return f"{self.name} (job {self.job_id or '-'}, {self.state})"
+
+    @property
+    def is_active(self) -> bool:
+        return self.state in GRADING_JOB_ACTIVE

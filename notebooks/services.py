@@ -483,6 +483,21 @@ def grading_run_fail(*, submission_id: int, number: int, reason: str) -> None:
         ).update(status=SubmissionStatus.FAILED, reason=reason[:500], updated_at=timezone.now())
 
 
+def grading_run_record(
+    *, submission_id: int, number: int, result: grading.GradeResult
+) -> ExecuteResult:
+    """Record a result graded elsewhere (a grading job on the cluster: notebooks.cluster_grading)
+    for run ``number``; the same conditional UPDATE as here, so a run gets one result."""
+    run_id = (
+        GradingRun.objects.filter(submission_id=submission_id, number=number)
+        .values_list("pk", flat=True)
+        .first()
+    )
+    if run_id is None:
+        return ExecuteResult(False, "lost")
+    return _record_result(run_id=run_id, submission_id=submission_id, number=number, result=result)
+
+
 def _rescore(sub: Submission) -> None:
     """Recompute score and status from the latest run and the manual grades (locked row)."""
     assert sub.latest_run_id is not None  # both callers have just given it a run

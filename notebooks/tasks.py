@@ -6,7 +6,7 @@ import socket
 
 from celery import shared_task
 
-from . import services
+from . import cluster_grading, services
 from . import worker as _worker  # noqa: F401 - connects the kernel-pool signal handlers
 from .grading import GraderUnavailable
 
@@ -27,6 +27,8 @@ MAX_RETRIES = 5
 def grade_submission(self, submission_id: int, number: int) -> str:  # type: ignore[no-untyped-def]
     worker = getattr(self.request, "hostname", None) or socket.gethostname()
     try:
+        if cluster_grading.graded_on_cluster(submission_id):  # a Slurm job; poll_grading_jobs
+            return cluster_grading.grading_job_start(submission_id=submission_id, number=number)
         result = services.grading_run_execute(
             submission_id=submission_id, number=number, worker=worker
         )
@@ -40,3 +42,9 @@ def grade_submission(self, submission_id: int, number: int) -> str:  # type: ign
             return "failed"
         raise
     return result.status
+
+
+@shared_task
+def poll_grading_jobs() -> int:
+    """Beat: follow the grading jobs on the cluster (queued, running, ended, retried)."""
+    return cluster_grading.poll()

@@ -43,6 +43,9 @@ class LabWriteSerializer(serializers.ModelSerializer):
     resource_profile = serializers.PrimaryKeyRelatedField(
         queryset=ResourceProfile.objects.all(), required=False, allow_null=True
     )
+    grading_profile = serializers.PrimaryKeyRelatedField(
+        queryset=ResourceProfile.objects.all(), required=False, allow_null=True
+    )
 
     class Meta:
         model = Lab

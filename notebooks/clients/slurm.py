@@ -41,6 +41,8 @@ SACCT_FIELDS = (
     "End",
     "ElapsedRaw",
     "AllocTRES",
+    "NodeList",
+    "ExitCode",
 )
 SQUEUE_FORMAT = "%T|%r|%S|%N"
 
@@ -62,6 +64,8 @@ class JobRecord:
     elapsed_seconds: int
     gpus: int
     tres: dict[str, str] = field(default_factory=dict)
+    nodes: str = ""
+    exit_code: str = ""  # "<exit status>:<signal>", e.g. "0:0", "1:0", "0:15"
 
     @property
     def gpu_seconds(self) -> int:
@@ -125,11 +129,10 @@ def parse_sacct(text: str) -> list[JobRecord]:
         if not line.strip():
             continue
         parts = line.split("|")
-        if len(parts) < len(SACCT_FIELDS):
+        if len(parts) < 9:
             continue
-        job_id, user, account, partition, state, start, end, elapsed, alloc = parts[
-            : len(SACCT_FIELDS)
-        ]
+        job_id, user, account, partition, state, start, end, elapsed, alloc = parts[:9]
+        nodes, exit_code = (parts[9:11] + ["", ""])[:2]
         tres = parse_tres(alloc)
         try:
             elapsed_s = int(elapsed)
@@ -148,6 +151,8 @@ def parse_sacct(text: str) -> list[JobRecord]:
                 elapsed_seconds=elapsed_s,
                 gpus=gpus_from_tres(tres),
                 tres=tres,
+                nodes="" if nodes.strip() == "None assigned" else nodes.strip(),
+                exit_code=exit_code.strip(),
             )
         )
     return records
@@ -291,6 +296,47 @@ class SlurmReader:
             else:
                 raise
         return parse_squeue(str(job_id), out)
+
+
+_JOB_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,100}")
+
+
+def _check_name(name: str) -> str:
+    if not _JOB_NAME.fullmatch(name):
+        raise SlurmError(f"bad job name: {name!r}")
+    return name
+
+
+def submit_batch(reader: SlurmReader, script: str) -> str:
+    """``sbatch --parsable <script>`` (a path the submit host can read: the grading spool);
+    returns the job id.  The script's ``#SBATCH`` lines say everything else."""
+    out = reader._run("sbatch", "--parsable", script).strip()
+    job_id = out.split(";")[0].strip()
+    if not job_id.isdigit():
+        raise SlurmError(f"sbatch answered {out!r}, not a job id")
+    return job_id
+
+
+def find_job_by_name(reader: SlurmReader, name: str, since: datetime | date | str) -> str | None:
+    """The newest job named ``name`` (queued, running, or finished since ``since``): how a
+    resubmission finds the job a first delivery already submitted."""
+    _check_name(name)
+    out = reader._run("squeue", "-h", "--name", name, "-o", "%i")
+    ids = [ln.strip() for ln in out.splitlines() if ln.strip().isdigit()]
+    if not ids:
+        if isinstance(since, datetime):
+            since = since.strftime("%Y-%m-%dT%H:%M:%S")
+        out = reader._run(
+            "sacct", "-X", "-a", "-n", "-P", "--name", name, "-S", str(since), "-o", "JobID"
+        )
+        ids = [ln.strip() for ln in out.splitlines() if ln.strip().isdigit()]
+    return max(ids, key=int) if ids else None
+
+
+def cancel_job(reader: SlurmReader, job_id: str | int) -> None:
+    if not str(job_id).isdigit():
+        raise SlurmError(f"bad job id: {job_id!r}")
+    reader._run("scancel", str(int(job_id)))
 
 
 def extend_job(reader: SlurmReader, job_id: str | int, minutes: int) -> None:

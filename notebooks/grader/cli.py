@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TextIO
 
 from .grade import grade
+from .job import run_job
 from .release import release
 from .sandbox import Limits, SandboxError
 from .validate import NotebookInvalid, validate
@@ -95,8 +96,12 @@ def main(argv: list[str] | None = None) -> int:
     r.add_argument("--output", required=True)
     v = sub.add_parser("validate", help="check a source notebook")
     v.add_argument("source")
+    j = sub.add_parser("job", help="grade a job folder of the grading spool (Slurm batch job)")
+    j.add_argument("folder")
     args = parser.parse_args(argv)
     try:
+        if args.command == "job":
+            return run_job(args.folder)
         if args.command == "grade":
             run_grade(
                 args.source,

@@ -99,6 +99,9 @@ class Limits:
     cgroup_name: str = "academy-grader"  # parent of the per-grading cgroups
     isolate_network: bool = True  # kept for compatibility: with root there is never a network
     extra_env: tuple[tuple[str, str], ...] = ()
+    # Device nodes bound into the kernel's /dev under their own names (read-write), e.g. the
+    # GPUs Slurm gave a grading job: /dev/nvidia0, /dev/nvidiactl (notebooks/grader/job.py).
+    devices: tuple[str, ...] = ()
 
 
 @dataclass
@@ -264,6 +267,8 @@ def build_root(R):
             f.write(text)
     for dev in ("null", "zero", "full", "random", "urandom"):
         bind("/dev/" + dev, "/dev/" + dev, ro=False, rec=False)
+    for dev in R.get("devices", []):
+        bind(dev, "/dev/" + os.path.basename(dev), ro=False, rec=False)
     for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
                          ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
         os.symlink(target, new + "/dev/" + name)
@@ -800,6 +805,7 @@ class Sandbox:
             "connection": json.dumps(info),
             "paths": paths,
             "etc": etc,
+            "devices": [d for d in lim.devices if os.path.exists(d)],
             "cgroup_procs": self._cgroup.procs if self._cgroup else [],
             "pivot_root": _PIVOT_ROOT.get(platform.machine()),
         }

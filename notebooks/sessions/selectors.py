@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Case, CharField, F, Sum, Value, When
+from django.db.models import Case, CharField, Count, F, Sum, Value, When
 from django.db.models.functions import TruncDate
 from django.utils.translation import gettext as _
 
@@ -20,7 +20,7 @@ from academy.models import Membership, User
 from academy.selectors import admin_institution_ids
 from courses.models import CourseRun
 from courses.selectors import can_teach_run
-from notebooks.models import Lab
+from notebooks.models import GradingJob, Lab
 
 from .models import LIVE_STATES, CohortGpuBudget, GpuUsage, LabSession
 
@@ -55,6 +55,10 @@ class BurnDown:
     cohort_budgets: dict[str, float]
     live: int  # sessions live now
     saved_hours: float  # GPU-hours saved by idle culling
+    # Grading jobs on the cluster: charged to the run's grading, not to anyone's GPU time
+    # (staff and operators only; an institution admin sees 0).
+    grading_hours: float = 0.0
+    grading_jobs: int = 0
 
     @property
     def total(self) -> float:
@@ -126,7 +130,12 @@ def gpu_burn_down(user: User, run_id: int) -> BurnDown | None:
         }
         for t in totals
     ]
+    grading = {"s": 0, "n": 0}
+    if sees_all:
+        grading = GradingJob.objects.filter(run=run).aggregate(s=Sum("gpu_seconds"), n=Count("pk"))
     return BurnDown(
+        grading_hours=(grading["s"] or 0) / 3600,
+        grading_jobs=grading["n"] or 0,
         run=run,
         rows=rows,
         days=days,

@@ -146,5 +146,7 @@ def gpu_usage(request: AuthedRequest, run_id: int) -> HttpResponse:
             "live": burn.live,
             "total": burn.total,
             "saved": burn.saved_hours,
+            "grading_hours": burn.grading_hours,
+            "grading_jobs": burn.grading_jobs,
         },
     )

@@ -32,6 +32,8 @@ def submission_detail(request: AuthedRequest, pk: int) -> HttpResponse:
             if sub.student_id != request.user.pk
             else [],
             "can_author": can_author_run(request.user, sub.lab.run_id),
+            # Grading jobs on the cluster (Slurm job id, node, state): the run's staff only.
+            "jobs": sub.jobs.all() if sub.student_id != request.user.pk else [],
         },
     )
 

@@ -114,7 +114,7 @@ def test_reader_builds_commands_with_prefix():
         "-S",
         "2026-11-28T00:00:00",
         "-o",
-        "JobID,User,Account,Partition,State,Start,End,ElapsedRaw,AllocTRES",
+        "JobID,User,Account,Partition,State,Start,End,ElapsedRaw,AllocTRES,NodeList,ExitCode",
     ]
     assert r.queue_info(99).state == "GONE"
     assert calls[1] == ["ssh", "login1", "squeue", "-j", "99", "-h", "-o", "%T|%r|%S|%N"]
@@ -127,3 +127,19 @@ def test_reader_raises_on_failure():
 
     with pytest.raises(SlurmError):
         SlurmReader(runner=runner).jobs_since("2026-01-01")
+
+
+def test_sacct_node_and_exit_code_are_read_when_present():
+    line = (
+        "42|root|grading|gpu|CANCELLED by 0|2026-12-07T06:00:00|2026-12-07T06:00:09|9|"
+        "billing=1,cpu=1,gres/gpu=1,mem=2G,node=1|vm|0:15\n"
+        "43|root|grading|gpu|PENDING|Unknown|Unknown|0|billing=1|None assigned|0:0\n"
+    )
+    first, second = parse_sacct(line)
+    assert (first.state, first.nodes, first.exit_code, first.gpu_seconds) == (
+        "CANCELLED",
+        "vm",
+        "0:15",
+        9,
+    )
+    assert (second.nodes, second.finished) == ("", False)

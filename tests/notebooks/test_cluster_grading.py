@@ -1,0 +1,383 @@
+"""Grading on the cluster with a fake Slurm (the state machine of notebooks.cluster_grading):
+submission, idempotent resubmission, pending reasons in plain words, retries, time limits,
+stale runs.  The real single-node Slurm is in tests/cluster/test_grading_cluster.py."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from notebooks import cluster_grading, services
+from notebooks.clients.slurm import JobRecord, QueueInfo, SlurmError, explain_reason
+from notebooks.grader.job import gpu_devices, gpu_env
+from notebooks.models import (
+    GradingJob,
+    GradingJobState,
+    GradingRun,
+    GradingRunStatus,
+    ResourceProfile,
+    Submission,
+    SubmissionStatus,
+)
+from notebooks.sessions import clients
+from notebooks.sessions.selectors import gpu_burn_down
+from notebooks.tasks import grade_submission
+
+from .factories import fixture
+
+pytestmark = pytest.mark.django_db
+
+ACTIVE = ("PENDING", "RUNNING", "CONFIGURING", "COMPLETING")
+
+
+class FakeSlurm:
+    """sbatch/squeue/sacct/scancel of one cluster, in memory."""
+
+    def __init__(self) -> None:
+        self.jobs: dict[str, dict] = {}
+        self.sbatch_calls = 0
+        self.cancelled: list[str] = []
+        self.fail_sbatch = False
+
+    def set(self, job_id: str, state: str, reason: str = "None", **kw) -> None:  # type: ignore[no-untyped-def]
+        self.jobs[job_id].update(state=state, reason=reason, **kw)
+
+    def _run(self, *args: str) -> str:
+        if args[0] == "sbatch":
+            if self.fail_sbatch:
+                raise SlurmError("sbatch: error: Slurm controller not responding")
+            self.sbatch_calls += 1
+            script = Path(args[-1]).read_text()
+            name = re.search(r"--job-name=(\S+)", script).group(1)  # type: ignore[union-attr]
+            job_id = str(100 + len(self.jobs))
+            self.jobs[job_id] = {
+                "name": name,
+                "state": "PENDING",
+                "reason": "Priority",
+                "node": "",
+                "exit": "0:0",
+                "elapsed": 0,
+                "gpus": int((re.search(r"--gres=gpu:(\d+)", script) or [0, 0])[1]),
+                "script": script,
+            }
+            return f"{job_id}\n"
+        if args[0] in ("squeue", "sacct") and "--name" in args:
+            name = args[args.index("--name") + 1]
+            return "".join(
+                f"{i}\n"
+                for i, j in self.jobs.items()
+                if j["name"] == name and (args[0] == "sacct" or j["state"] in ACTIVE)
+            )
+        if args[0] == "scancel":
+            self.cancelled.append(args[1])
+            self.set(args[1], "CANCELLED")
+            return ""
+        raise AssertionError(f"unexpected command {args}")
+
+    def queue_info(self, job_id: str) -> QueueInfo:
+        j = self.jobs.get(str(job_id))
+        if j is None or j["state"] not in ACTIVE:
+            return QueueInfo(str(job_id), "GONE", "", "", None, "")
+        text = explain_reason(j["reason"]) if j["state"] == "PENDING" else ""
+        return QueueInfo(str(job_id), j["state"], j["reason"], text, None, j["node"])
+
+    def job(self, job_id: str) -> JobRecord | None:
+        j = self.jobs.get(str(job_id))
+        if j is None:
+            return None
+        now = datetime.now()
+        return JobRecord(
+            job_id=str(job_id),
+            user="root",
+            account="grading",
+            partition="gpu",
+            state=j["state"],
+            state_raw=j["state"],
+            start=now - timedelta(seconds=j["elapsed"]),
+            end=None if j["state"] in ACTIVE else now,
+            elapsed_seconds=j["elapsed"],
+            gpus=j["gpus"],
+            nodes=j["node"],
+            exit_code=j["exit"],
+        )
+
+
+@pytest.fixture
+def slurm():  # type: ignore[no-untyped-def]
+    fake = FakeSlurm()
+    clients.override("slurm", fake)
+    yield fake
+    clients.override("slurm", None)
+
+
+@pytest.fixture
+def gpu_lab(lab, settings, tmp_path):  # type: ignore[no-untyped-def]
+    settings.GRADING_SPOOL = tmp_path / "spool"
+    settings.GRADING_ACCOUNT = "grading"
+    settings.GRADING_QOS = "grading-qos"
+    settings.GRADING_MAX_ATTEMPTS = 2
+    profile = ResourceProfile.objects.create(
+        name="grade-gpu", partition="gpu", gpus=1, cpus=1, memory_gb=2, max_walltime_minutes=10
+    )
+    lab.grading_profile = profile
+    lab.save(update_fields=["grading_profile"])
+    return lab
+
+
+def _submit(lab, student, django_capture_on_commit_callbacks) -> Submission:  # type: ignore[no-untyped-def]
+    with django_capture_on_commit_callbacks(execute=True):
+        sub = services.submission_create(
+            actor=student, lab=lab, content=fixture("submitted-changed.ipynb")
+        )
+    sub.refresh_from_db()
+    return sub
+
+
+def _write_result(job: GradingJob, score: float = 2.0) -> None:
+    result = {
+        "score": score,
+        "max_score": 7.0,
+        "needs_manual_grade": True,
+        "status": "ok",
+        "cells": {
+            "foo": {"score": 1.0, "max_score": 1.0, "kind": "test", "output": ""},
+            "bar": {"score": score - 1, "max_score": 1.0, "kind": "test", "output": ""},
+            "baz": {"score": None, "max_score": 2.0, "kind": "manual"},
+            "quux": {"score": None, "max_score": 3.0, "kind": "manual"},
+        },
+    }
+    folder = cluster_grading.spool_folder(job)
+    (folder / "result.json").write_text(json.dumps({"result": result, "node": "gpu-node-1"}))
+
+
+def test_a_cluster_lab_submission_is_one_batch_job_named_after_its_run(
+    gpu_lab, course, slurm, eager, django_capture_on_commit_callbacks
+):  # type: ignore[no-untyped-def]
+    sub = _submit(gpu_lab, course.people.student, django_capture_on_commit_callbacks)
+    job = GradingJob.objects.get(submission=sub)
+    assert re.fullmatch(rf"academy-grade-{sub.pk}-1-1-[0-9a-f]{{6}}", job.name)
+    assert (job.attempt, job.state) == (1, GradingJobState.PENDING)
+    assert slurm.sbatch_calls == 1 and slurm.jobs[job.job_id]["name"] == job.name
+    script = slurm.jobs[job.job_id]["script"]
+    for line in (
+        "--partition=gpu",
+        "--gres=gpu:1",
+        "--time=10",
+        "--mem=2G",
+        "--account=grading",
+        "--qos=grading-qos",
+        "--no-requeue",
+        "--export=NONE",
+    ):
+        assert f"#SBATCH {line}" in script
+    assert "-m notebooks.grader job" in script
+    folder = cluster_grading.spool_folder(job)
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "data",
+        "job.json",
+        "job.sh",
+        "released.ipynb",
+        "source.ipynb",
+        "submission.ipynb",
+    ]
+    assert (folder / "submission.ipynb").read_bytes() == fixture("submitted-changed.ipynb")
+    limits = json.loads((folder / "job.json").read_text())["limits"]
+    assert limits["notebook_timeout"] == 10 * 60 - 20  # the profile's wall time minus margin
+    # the worker was not kept waiting: nothing graded yet, the run is open
+    assert sub.status == SubmissionStatus.QUEUED
+    assert GradingRun.objects.get(submission=sub).status == GradingRunStatus.RUNNING
+
+
+def test_a_redelivery_finds_the_job_instead_of_submitting_again(
+    gpu_lab, course, slurm, eager, django_capture_on_commit_callbacks
+):  # type: ignore[no-untyped-def]
+    sub = _submit(gpu_lab, course.people.student, django_capture_on_commit_callbacks)
+    job = GradingJob.objects.get(submission=sub)
+    # the same message again: nothing new
+    grade_submission(sub.pk, 1)
+    assert slurm.sbatch_calls == 1
+    # a worker that died after sbatch answered but before it saved the job id: the
+    # redelivery asks Slurm for the job's name and adopts it
+    GradingJob.objects.filter(pk=job.pk).update(job_id="", state=GradingJobState.SUBMITTING)
+    grade_submission(sub.pk, 1)
+    job.refresh_from_db()
+    assert slurm.sbatch_calls == 1 and job.state == GradingJobState.PENDING
+    assert job.job_id == next(iter(slurm.jobs))
+    run = GradingRun.objects.get(submission=sub)
+    assert run.deliveries == 3
+
+
+def test_slurm_down_at_submission_is_retried_then_failed_visibly(
+    gpu_lab, course, slurm, eager, django_capture_on_commit_callbacks
+):  # type: ignore[no-untyped-def]
+    slurm.fail_sbatch = True
+    with pytest.raises(Exception, match="Slurm controller not responding"):
+        _submit(gpu_lab, course.people.student, django_capture_on_commit_callbacks)
+    sub = Submission.objects.get(lab=gpu_lab)
+    job = GradingJob.objects.get(submission=sub)
+    assert job.state == GradingJobState.SUBMITTING and not job.job_id
+    # the poll submits a stalled job once Slurm answers again
+    slurm.fail_sbatch = False
+    GradingJob.objects.filter(pk=job.pk).update(submitted_at=job.submitted_at - timedelta(60))
+    cluster_grading.poll()
+    job.refresh_from_db()
+    assert job.state == GradingJobState.PENDING and slurm.sbatch_calls == 1
+
+
+def test_queued_with_the_reason_in_plain_words_then_running_then_graded(
+    gpu_lab, course, slurm, eager, client, django_capture_on_commit_callbacks
+):  # type: ignore[no-untyped-def]
+    sub = _submit(gpu_lab, course.people.student, django_capture_on_commit_callbacks)
+    job = GradingJob.objects.get(submission=sub)
+    slurm.set(job.job_id, "PENDING", "Resources")
+    cluster_grading.poll()
+    sub.refresh_from_db()
+    assert sub.status == SubmissionStatus.QUEUED
+    assert sub.reason == (
+        "Queued on the cluster: Waiting for free GPUs/CPUs: all matching resources are in use."
+    )
+    client.force_login(course.people.student)
+    card = client.get(f"/submissions/{sub.pk}/status/").content.decode()
+    assert "Waiting for free GPUs/CPUs" in card and 'data-status="queued"' in card
+
+    slurm.set(job.job_id, "RUNNING", node="gpu-node-1", elapsed=30)
+    cluster_grading.poll()
+    sub.refresh_from_db()
+    job.refresh_from_db()
+    assert (sub.status, job.state, job.node) == (
+        SubmissionStatus.RUNNING,
+        GradingJobState.RUNNING,
+        "gpu-node-1",
+    )
+
+    _write_result(job)
+    slurm.set(job.job_id, "COMPLETED", elapsed=42)
+    cluster_grading.poll()
+    sub.refresh_from_db()
+    job.refresh_from_db()
+    assert (sub.status, sub.auto_score) == (SubmissionStatus.NEEDS_MANUAL, Decimal(2))
+    assert (job.state, job.slurm_state, job.exit_code) == (
+        GradingJobState.COLLECTED,
+        "COMPLETED",
+        "0:0",
+    )
+    assert (job.gpus, job.gpu_seconds) == (1, 42)
+    # charged to the run's grading, shown to its staff; never the student's own GPU time
+    burn = gpu_burn_down(course.people.instructor, course.run.pk)
+    assert burn is not None and (burn.grading_jobs, burn.grading_hours) == (1, 42 / 3600)
+    assert burn.total == 0
+    # the staff's page lists the job
+    client.force_login(course.people.instructor)
+    page = client.get(f"/submissions/{sub.pk}/").content.decode()
+    assert f"<code>{job.job_id}</code>" in page and "gpu-node-1" in page
+    client.force_login(course.people.student)
+    assert job.job_id not in client.get(f"/submissions/{sub.pk}/").content.decode()
+    # a late poll changes nothing
+    cluster_grading.poll()
+    assert GradingRun.objects.filter(submission=sub).count() == 1
+
+
+def test_a_cancelled_job_is_retried_and_then_fails_visibly(
+    gpu_lab, course, slurm, eager, django_capture_on_commit_callbacks
+):  # type: ignore[no-untyped-def]
+    sub = _submit(gpu_lab, course.people.student, django_capture_on_commit_callbacks)
+    first = GradingJob.objects.get(submission=sub)
+    slurm.set(first.job_id, "CANCELLED", exit="0:15")
+    cluster_grading.poll()
+    first.refresh_from_db()
+    second = GradingJob.objects.get(submission=sub, attempt=2)
+    assert first.state == GradingJobState.RETRIED and "cancelled" in first.reason
+    assert second.state == GradingJobState.PENDING and f"-{sub.pk}-1-2-" in second.name
+    assert slurm.sbatch_calls == 2
+    sub.refresh_from_db()
+    assert sub.status == SubmissionStatus.QUEUED and "Retrying" in sub.reason
+
+    slurm.set(second.job_id, "NODE_FAIL", exit="0:0")
+    cluster_grading.poll()
+    sub.refresh_from_db()
+    second.refresh_from_db()
+    assert second.state == GradingJobState.FAILED
+    assert sub.status == SubmissionStatus.FAILED
+    assert "after 2 attempts: the node failed" in sub.reason
+    run = GradingRun.objects.get(submission=sub)
+    assert run.status == GradingRunStatus.FAILED and "node failed" in run.reason
+    assert slurm.sbatch_calls == 2  # the policy's maximum
+
+
+def test_a_result_written_before_the_job_was_cancelled_counts_once(
+    gpu_lab, course, slurm, eager, django_capture_on_commit_callbacks
+):  # type: ignore[no-untyped-def]
+    sub = _submit(gpu_lab, course.people.student, django_capture_on_commit_callbacks)
+    job = GradingJob.objects.get(submission=sub)
+    _write_result(job, score=1.0)
+    slurm.set(job.job_id, "CANCELLED")
+    cluster_grading.poll()
+    cluster_grading.finish(job)  # a second, racing finisher
+    sub.refresh_from_db()
+    assert sub.auto_score == Decimal(1) and slurm.sbatch_calls == 1
+    assert GradingJob.objects.get(pk=job.pk).state == GradingJobState.COLLECTED
+
+
+def test_a_slurm_time_limit_is_a_result_and_never_retried(
+    gpu_lab, course, slurm, eager, django_capture_on_commit_callbacks
+):  # type: ignore[no-untyped-def]
+    sub = _submit(gpu_lab, course.people.student, django_capture_on_commit_callbacks)
+    job = GradingJob.objects.get(submission=sub)
+    slurm.set(job.job_id, "TIMEOUT", exit="0:0", elapsed=600)
+    cluster_grading.poll()
+    sub.refresh_from_db()
+    run = GradingRun.objects.get(submission=sub)
+    assert (run.status, run.outcome) == (GradingRunStatus.DONE, "timeout")
+    assert sub.status == SubmissionStatus.GRADED and sub.score == 0
+    assert sub.reason == "the grading job reached its time limit (10 min)"
+    assert slurm.sbatch_calls == 1
+
+
+def test_a_job_of_a_superseded_run_is_cancelled(
+    gpu_lab, course, slurm, eager, django_capture_on_commit_callbacks
+):  # type: ignore[no-untyped-def]
+    sub = _submit(gpu_lab, course.people.student, django_capture_on_commit_callbacks)
+    old = GradingJob.objects.get(submission=sub)
+    with django_capture_on_commit_callbacks(execute=True):
+        services.submission_regrade(actor=course.people.instructor, submission=sub)
+    cluster_grading.poll()
+    old.refresh_from_db()
+    assert old.state == GradingJobState.ABANDONED and slurm.cancelled == [old.job_id]
+    new = GradingJob.objects.get(submission=sub, number=2)
+    assert new.name.startswith(f"academy-grade-{sub.pk}-2-1-")
+    assert new.state == GradingJobState.PENDING
+
+
+def test_the_cpu_path_is_unchanged_for_labs_without_a_grading_profile(
+    lab, course, slurm, eager, django_capture_on_commit_callbacks
+):  # type: ignore[no-untyped-def]
+    sub = _submit(lab, course.people.student, django_capture_on_commit_callbacks)
+    assert sub.is_final and not GradingJob.objects.exists() and slurm.sbatch_calls == 0
+
+
+def test_the_node_passes_only_the_gpus_slurm_gave_the_job(tmp_path):  # type: ignore[no-untyped-def]
+    for name in ("nvidia0", "nvidia1", "nvidia2", "nvidiactl"):
+        (tmp_path / name).touch()
+    env = {"SLURM_JOB_GPUS": "2", "CUDA_VISIBLE_DEVICES": "0", "SECRET": "x"}
+    assert gpu_devices(env, str(tmp_path)) == (
+        str(tmp_path / "nvidia2"),
+        str(tmp_path / "nvidiactl"),
+    )
+    assert gpu_env(env) == (("CUDA_VISIBLE_DEVICES", "0"),)
+    assert gpu_devices({"CUDA_VISIBLE_DEVICES": "0"}, str(tmp_path)) == ()
+
+
+def test_operators_find_the_grading_jobs_in_admin(
+    gpu_lab, course, slurm, eager, client, admin_user, django_capture_on_commit_callbacks
+):  # type: ignore[no-untyped-def]
+    sub = _submit(gpu_lab, course.people.student, django_capture_on_commit_callbacks)
+    job = GradingJob.objects.get(submission=sub)
+    client.force_login(admin_user)
+    page = client.get("/admin/notebooks/gradingjob/").content.decode()
+    assert job.name in page and job.job_id in page
+    assert client.get(f"/admin/notebooks/gradingjob/{job.pk}/change/").status_code == 200
