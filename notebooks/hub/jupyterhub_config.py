@@ -109,7 +109,12 @@ if SPAWNER == "slurm":
         c.Spawner.pre_spawn_hook = make_account_hook(env("ACADEMY_SLURM_ACCOUNT", "training"))
 elif SPAWNER == "local":
     # embedded default: everything runs as the hub's Unix user (dev/demo only)
-    from options import OptionsError, is_authoring_server, validate_options, validate_server_name
+    from options import (
+        OptionsError,
+        apply_authoring_config,
+        validate_options,
+        validate_server_name,
+    )
     from tornado import web
 
     def _validate_only(spawner, user_options):
@@ -118,11 +123,7 @@ elif SPAWNER == "local":
             validate_options(user_options, LIMITS)
         except OptionsError as e:
             raise web.HTTPError(400, str(e)) from None
-        env = dict(spawner.environment or {})
-        env.pop("JUPYTER_CONFIG_PATH", None)
-        if is_authoring_server(spawner.name):
-            env["JUPYTER_CONFIG_PATH"] = AUTHORING_CONFIG
-        spawner.environment = env
+        apply_authoring_config(spawner, AUTHORING_CONFIG)
 
     c.JupyterHub.spawner_class = "simple"
     c.Spawner.apply_user_options = _validate_only

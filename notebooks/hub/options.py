@@ -46,6 +46,18 @@ def is_authoring_server(name: str) -> bool:
     return isinstance(name, str) and re.fullmatch(AUTHORING_SERVER_PATTERN, name) is not None
 
 
+def apply_authoring_config(spawner: Any, authoring_config_dir: str | None) -> None:
+    """An authoring server (``edit-<lab>``) reads the authoring Jupyter config first: its
+    labconfig enables nbgrader's create-assignment plugin, which the hub venv's own config
+    disables for every server (ops/cluster/up.sh).  Lab servers never get it."""
+    env = dict(spawner.environment or {})
+    if authoring_config_dir and is_authoring_server(spawner.name):
+        env["JUPYTER_CONFIG_PATH"] = authoring_config_dir
+    else:
+        env.pop("JUPYTER_CONFIG_PATH", None)
+    spawner.environment = env
+
+
 class OptionsError(ValueError):
     """The options are invalid; the message is safe to show to the user."""
 

@@ -20,7 +20,7 @@ try:
     from .options import (
         Limits,
         OptionsError,
-        is_authoring_server,
+        apply_authoring_config,
         validate_options,
         validate_server_name,
     )
@@ -28,7 +28,7 @@ except ImportError:  # pragma: no cover
     from options import (  # type: ignore[no-redef]
         Limits,
         OptionsError,
-        is_authoring_server,
+        apply_authoring_config,
         validate_options,
         validate_server_name,
     )
@@ -81,18 +81,6 @@ class SafeSlurmSpawner(SlurmSpawner):
         except BaseException:
             task.cancel()
             raise
-
-
-def apply_authoring_config(spawner, authoring_config_dir: str | None) -> None:
-    """An authoring server (``edit-<lab>``) reads the authoring Jupyter config first: its
-    labconfig enables nbgrader's create-assignment plugin, which the hub venv's own config
-    disables for every server (ops/cluster/up.sh).  Lab servers never get it."""
-    env = dict(spawner.environment or {})
-    if authoring_config_dir and is_authoring_server(spawner.name):
-        env["JUPYTER_CONFIG_PATH"] = authoring_config_dir
-    else:
-        env.pop("JUPYTER_CONFIG_PATH", None)
-    spawner.environment = env
 
 
 def make_apply_user_options(limits: Limits, authoring_config_dir: str | None = None):
@@ -174,7 +162,6 @@ def make_account_hook(
 
 __all__ = [
     "SafeSlurmSpawner",
-    "apply_authoring_config",
     "make_account_hook",
     "make_apply_user_options",
 ]

@@ -63,6 +63,7 @@ def _check_context(version: LabVersion) -> dict:
         "problems": [grading.check_message(p) for p in (check.problems if check else [])],
         "check_warnings": [grading.check_message(w) for w in (check.warnings if check else [])],
         "poll": check is not None and not check.is_final,
+        "blocked": services.release_block_reason(version),
     }
 
 
@@ -85,7 +86,6 @@ def version_detail(request: AuthedRequest, pk: int, number: int) -> HttpResponse
             **_check_context(version),
             "previous": previous,
             "diff": changes,
-            "blocked": services.release_block_reason(version),
         },
     )
 
