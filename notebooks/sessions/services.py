@@ -670,7 +670,11 @@ def authoring_save(*, actor: User, session: LabSession) -> LabVersion:
                 _("Nothing changed since version %(n)d: save the notebook in JupyterLab first.")
                 % {"n": latest.number}
             )
-    return lab_version_upload(actor=actor, lab=session.lab, content=content)
+    version = lab_version_upload(actor=actor, lab=session.lab, content=content)
+    # The next save is compared with what this one stored.
+    LabSession.objects.filter(pk=session.pk).update(base_version=version)
+    session.base_version = version
+    return version
 
 
 # ---- periodic work -----------------------------------------------------------------------------
