@@ -156,6 +156,7 @@ def diff(old: bytes | str | None, new: bytes | str) -> NotebookDiff:
     old_keys, new_keys = _keys(old_nb, old_cells), _keys(new_nb, new_cells)
     matcher = difflib.SequenceMatcher(None, old_keys, new_keys, autojunk=False)
     for tag, i1, i2, j1, j2 in matcher.get_opcodes():
+        pairs: list[tuple[CellSummary | None, CellSummary | None]]
         if tag == "equal":
             pairs = list(zip(old_cells[i1:i2], new_cells[j1:j2], strict=True))
         else:
@@ -183,7 +184,7 @@ def _pair_unmatched(
             return f"grade:{cell.grade_id}"
         return f"src:{cell.cell_type}:{fmt.normalized(cell.source)}"
 
-    unpaired = {}
+    unpaired: dict[str, CellSummary] = {}
     for cell in old:
         unpaired.setdefault(identity(cell), cell)
     pairs: list[tuple[CellSummary | None, CellSummary | None]] = []
