@@ -67,6 +67,9 @@ def test_an_instructor_edits_marks_a_test_saves_tests_and_releases_a_version(
         resource_profile=profile,
     )
     lab_services.lab_version_upload(actor=instructor, lab=lab, content=small_lab())
+    lab_services.lab_data_file_add(
+        actor=instructor, lab=lab, name="factors.csv", content=b"x,double\n3,6\n"
+    )
     lab_services.lab_release(actor=instructor, lab=lab)
 
     with Worker(concurrency=1) as worker:
@@ -96,6 +99,8 @@ def test_an_instructor_edits_marks_a_test_saves_tests_and_releases_a_version(
             if jl.locator(".jp-Dialog").count():  # "Select Kernel": the source names none
                 jl.locator(".jp-Dialog .jp-mod-accept").click()
             expect(jl.locator(".jp-Notebook .jp-Cell")).to_have_count(2)
+            # The data file sits beside the source, as in the grading sandbox.
+            expect(jl.locator(".jp-DirListing-item", has_text="factors.csv")).to_be_visible()
             # A new cell below the last one, with a test of the answer.
             jl.locator(".jp-Notebook .jp-Cell").last.click()
             jl.keyboard.press("Escape")

@@ -339,3 +339,32 @@ def test_cells_with_new_ids_still_match_by_grade_id_or_content():
     # small_lab() makes new cell ids at each call, as a tool that rewrites ids would
     d = diff(small_lab(), with_new_test(small_lab()))
     assert (d.added, d.removed, d.changed, d.unchanged) == (1, 0, 0, 2)
+
+
+def test_the_api_release_is_blocked_too_and_takes_an_override_reason(client, draft, course):
+    lab, version = draft
+    VersionCheck.objects.create(version=version, status=VersionCheckStatus.DONE, passed=False)
+    client.force_login(course.people.instructor)
+    url = f"/api/v1/labs/{lab.pk}/release/"
+    response = client.post(url, {"version": 1}, content_type="application/json")
+    assert response.status_code == 400
+    lab.refresh_from_db()
+    assert lab.released_version is None
+    response = client.post(
+        url, {"version": 1, "override_reason": "checked by hand"}, content_type="application/json"
+    )
+    assert response.status_code == 200 and response.json()["released_version"] == 1
+    assert AuditEvent.objects.get(action="lab.release_override").data["reason"] == "checked by hand"
+
+
+def test_the_library_page_reads_a_constant_number_of_queries(
+    client, course, library, django_assert_max_num_queries
+):
+    client.force_login(course.people.instructor)
+    with django_assert_max_num_queries(12):
+        first = client.get("/labs/library/").content.decode().count("data-lab=")
+    for i in range(5):
+        extra = LabFactory(run=library.shared.run, title=f"More {i}")
+        services.lab_version_upload(actor=library.colleague, lab=extra, content=small_lab())
+    with django_assert_max_num_queries(12):
+        assert client.get("/labs/library/").content.decode().count("data-lab=") == first + 5
