@@ -48,3 +48,25 @@ def grade_submission(self, submission_id: int, number: int) -> str:  # type: ign
 def poll_grading_jobs() -> int:
     """Beat: follow the grading jobs on the cluster (queued, running, ended, retried)."""
     return cluster_grading.poll()
+
+
+@shared_task(
+    bind=True,
+    autoretry_for=RETRY_ON,
+    retry_backoff=2,
+    retry_backoff_max=120,
+    retry_jitter=True,
+    max_retries=MAX_RETRIES,
+)
+def check_version(self, check_id: int) -> str:  # type: ignore[no-untyped-def]
+    """ "Test this version": grade the source's solution and the student version."""
+    try:
+        check = services.version_check_execute(check_id=check_id)
+    except RETRY_ON as exc:
+        if self.request.retries >= MAX_RETRIES:
+            services.version_check_fail(
+                check_id=check_id, reason=f"grading infrastructure failed: {exc}"
+            )
+            return "failed"
+        raise
+    return check.status if check is not None else "missing"
