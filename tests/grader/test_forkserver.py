@@ -125,7 +125,8 @@ def test_the_hostile_suites_kernels_are_forked_from_a_clean_server(pool):
 
 def test_a_kernel_sees_nothing_of_the_previous_submission(pool):
     """What one submission sets (globals, builtins, an imported module, a patched preloaded
-    module, environment, files, a child process) is not in the next kernel."""
+    module, environment, files, a child process) is not in the next kernel, whose random
+    generator is not the previous one's either."""
     first, text = _grade(
         """
         import builtins, colorsys, math, os, subprocess, sys, types
@@ -137,7 +138,8 @@ def test_a_kernel_sees_nothing_of_the_previous_submission(pool):
         open("/tmp/left-over", "w").write("x")
         open("left-over", "w").write("x")
         subprocess.Popen(["sleep", "600"], start_new_session=True)
-        print(os.readlink("/proc/self/ns/pid"), os.getuid(), os.getpid())
+        import random
+        print(os.readlink("/proc/self/ns/pid"), os.getuid(), os.getpid(), random.random())
         """,
         "assert 'colorsys' in sys.modules and LEFT_OVER",
         pool=pool,
@@ -145,8 +147,8 @@ def test_a_kernel_sees_nothing_of_the_previous_submission(pool):
     _full_marks(first, text)
     second, text2 = _grade(
         """
-        import os, sys
-        print(os.readlink("/proc/self/ns/pid"), os.getuid(), os.getpid())
+        import os, random, sys
+        print(os.readlink("/proc/self/ns/pid"), os.getuid(), os.getpid(), random.random())
         """,
         "assert 'LEFT_OVER' not in globals()",
         "import builtins, math; assert not hasattr(builtins, 'LEFT_OVER_BUILTIN')",
@@ -158,8 +160,9 @@ def test_a_kernel_sees_nothing_of_the_previous_submission(pool):
         pool=pool,
     )
     _full_marks(second, text2)
-    (ns1, uid1, pid1), (ns2, uid2, pid2) = text.split(), text2.split()
+    (ns1, uid1, pid1, random1), (ns2, uid2, pid2, random2) = text.split(), text2.split()
     assert ns1 != ns2  # a PID namespace of its own, as before
+    assert random1 != random2  # the random module is seeded afresh in each fork
     assert int(pid1) < 10 and int(pid2) < 10  # the kernel is near the bottom of it
     for uid, result in ((uid1, first), (uid2, second)):
         assert int(uid) == result.isolation["sandbox_uid"]
