@@ -147,7 +147,7 @@ class LabViewSet(viewsets.ModelViewSet):
         lab = self.get_object()
         if not can_author_run(authed_user(request), lab.run_id):
             raise Http404
+        regrade = services.lab_regrade(actor=authed_user(request), lab=lab)
         return Response(
-            {"queued": services.lab_regrade(actor=authed_user(request), lab=lab)},
-            status=status.HTTP_202_ACCEPTED,
+            {"queued": regrade.total, "regrade": regrade.pk}, status=status.HTTP_202_ACCEPTED
         )
