@@ -24,7 +24,6 @@ import time
 import uuid
 
 import pytest
-from django.conf import settings
 from django.db.models import F
 
 from academy.celery import app
