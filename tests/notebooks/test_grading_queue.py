@@ -317,3 +317,39 @@ def test_only_the_lab_author_cancels_a_regrade(course):  # type: ignore[no-untyp
     regrade = services.lab_regrade(actor=course.people.instructor, lab=lab)
     with pytest.raises(PermissionDenied):
         services.lab_regrade_cancel(actor=course.other_instructor, regrade=regrade)
+
+
+# ---------------------------------------------------------------------------------- API
+
+
+def test_the_api_starts_follows_and_cancels_a_regrade(client, course):  # type: ignore[no-untyped-def]
+    lab, _subs = graded_lab(course)
+    client.force_login(course.people.instructor)
+    started = client.post(f"/api/v1/labs/{lab.pk}/regrade/")
+    assert started.status_code == 202
+    body = started.json()
+    assert (body["total"], body["waiting"], body["state"]) == (3, 3, "running")
+    again = client.post(f"/api/v1/labs/{lab.pk}/regrade/")
+    assert again.status_code == 400  # one at a time
+    grade_by_hand(claim(), 1)
+    url = f"/api/v1/labs/{lab.pk}/regrades/{body['id']}/"
+    assert client.get(url).json()["regraded"] == 1
+    client.force_login(course.other_instructor)
+    assert client.post(f"{url}cancel/").status_code == 404
+    client.force_login(course.people.instructor)
+    cancelled = client.post(f"{url}cancel/").json()
+    assert (cancelled["state"], cancelled["cancelled"], cancelled["percent"]) == (
+        "cancelled",
+        2,
+        100,
+    )
+
+
+def test_the_api_gives_a_waiting_submission_its_place(client, rush, course):  # type: ignore[no-untyped-def]
+    submit(rush, course.people.student_b)
+    mine = submit(rush, course.people.student)
+    client.force_login(course.people.student)
+    body = client.get(f"/api/v1/submissions/{mine.pk}/").json()
+    assert body["queue"] == {"position": 2, "estimate_seconds": None}
+    listed = client.get("/api/v1/submissions/").json()["results"]
+    assert [s["queue"]["position"] for s in listed] == [2]
