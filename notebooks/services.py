@@ -70,7 +70,7 @@ def _sha256(data: bytes) -> str:
 
 # Sent after commit, by name (academy.jobs): this module never imports the tasks module.  The
 # message asks a worker to grade the fairest ticket of the queue (notebooks.queue).
-GRADE_TASK = queue.GRADE_TASK
+GRADE_TASK = "notebooks.tasks.grade_submission"  # as queue.GRADE_TASK
 
 
 def _max_bytes() -> int:
