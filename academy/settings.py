@@ -405,6 +405,11 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notebooks.tasks.poll_grading_jobs",
         "schedule": float(max(1, env_int("ACADEMY_GRADING_POLL_SECONDS", 5))),
     },
+    # the grading queue: messages for tickets whose message was lost (the database is the queue)
+    "grading-queue-sweep": {
+        "task": "notebooks.tasks.sweep_grading_queue",
+        "schedule": float(max(5, env_int("GRADING_QUEUE_SWEEP_SECONDS", 30))),
+    },
     "sessions-cull-idle": {"task": "labsessions.cull_idle", "schedule": 60.0},
     "gpu-usage-sync": {"task": "labsessions.sync_usage", "schedule": 60.0},
     # servers on the hub that are not Academy sessions: stopped, GPU time recorded
@@ -447,6 +452,13 @@ SLURM_COMMAND_PREFIX = env("ACADEMY_SLURM_COMMAND_PREFIX")
 SESSION_IDLE_MINUTES = env_int("SESSION_IDLE_MINUTES", 60)
 SESSION_EXTEND_MINUTES = env_int("SESSION_EXTEND_MINUTES", 30)
 SESSION_REFRESH_SECONDS = env_int("SESSION_REFRESH_SECONDS", 3)
+# The grading queue (notebooks.queue): a claimed ticket's lease (above the longest grading with
+# its retries: another worker may take the ticket over after it), how long the queue may stand
+# still with work waiting before the sweep sends messages again, and how long a page may show a
+# queue snapshot (places in the queue) before reading it again.
+GRADING_LEASE_SECONDS = env_int("GRADING_LEASE_SECONDS", 900)
+GRADING_QUEUE_STALL_SECONDS = env_int("GRADING_QUEUE_STALL_SECONDS", 120)
+GRADING_QUEUE_SNAPSHOT_SECONDS = env_int("GRADING_QUEUE_SNAPSHOT_SECONDS", 2)
 # Sandboxed kernels each worker child starts ahead of need (0: off, a kernel on demand).
 NOTEBOOK_KERNEL_POOL = env_int("NOTEBOOK_KERNEL_POOL", 1)
 

@@ -7,8 +7,10 @@ from .models import (
     Extension,
     GradingJob,
     GradingRun,
+    GradingTicket,
     Lab,
     LabDataFile,
+    LabRegrade,
     LabVersion,
     ManualGrade,
     ResourceProfile,
@@ -32,8 +34,8 @@ class ResourceProfileAdmin(admin.ModelAdmin):
 
 @admin.register(Lab)
 class LabAdmin(admin.ModelAdmin):
-    list_display = ["title", "run", "due_at", "late_policy", "released_version"]
-    list_filter = ["late_policy", "feedback_release"]
+    list_display = ["title", "run", "due_at", "late_policy", "released_version", "skip_superseded"]
+    list_filter = ["late_policy", "feedback_release", "skip_superseded"]
     list_select_related = ["run__course", "released_version"]
     search_fields = ["title"]
     raw_id_fields = ["run", "category", "released_version", "created_by"]
@@ -90,3 +92,34 @@ class GradingJobAdmin(ReadOnlyAdmin):
     list_filter = ["state", "partition"]
     search_fields = ["name", "job_id", "node"]
     raw_id_fields = ["submission", "run"]
+
+
+@admin.register(GradingTicket)
+class GradingTicketAdmin(ReadOnlyAdmin):
+    """The grading queue: one row per grading asked for (a new submission, a regrade), with
+    who claimed it and when; states show what was superseded or cancelled."""
+
+    list_display = [
+        "submission",
+        "lab",
+        "kind",
+        "state",
+        "number",
+        "queued_at",
+        "claimed_at",
+        "finished_at",
+        "claims",
+        "worker",
+    ]
+    list_filter = ["state", "kind", "on_cluster"]
+    list_select_related = ["submission__lab", "lab"]
+    search_fields = ["submission__student__username", "lab__title", "worker"]
+    raw_id_fields = ["submission", "lab", "run", "regrade"]
+
+
+@admin.register(LabRegrade)
+class LabRegradeAdmin(ReadOnlyAdmin):
+    list_display = ["lab", "state", "total", "requested_by", "created_at", "finished_at"]
+    list_filter = ["state"]
+    list_select_related = ["lab", "requested_by"]
+    raw_id_fields = ["lab", "requested_by", "cancelled_by"]

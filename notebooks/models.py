@@ -160,6 +160,16 @@ class Lab(models.Model):
         default=FeedbackRelease.IMMEDIATE,
     )
     anonymous_grading = models.BooleanField(_("anonymous manual grading"), default=False)
+    # Under a deadline rush a student may submit again before the first attempt is graded: the
+    # older one, still queued, is then skipped (and marked so) rather than graded for nothing.
+    skip_superseded = models.BooleanField(
+        _("skip superseded submissions"),
+        default=True,
+        help_text=_(
+            "A submission still waiting in the grading queue is not graded once the same "
+            "student submits a newer one; it is marked as superseded."
+        ),
+    )
     # The version students get; set by lab_release (None: not released yet).
     released_version = models.ForeignKey(
         "LabVersion", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
@@ -206,6 +216,7 @@ LAB_SETTINGS = (
     "grading_profile",
     "feedback_release",
     "anonymous_grading",
+    "skip_superseded",
 )
 
 
@@ -317,9 +328,15 @@ class SubmissionStatus(models.TextChoices):
     GRADED = "graded", _("Graded")
     NEEDS_MANUAL = "needs_manual", _("Needs manual grading")
     FAILED = "failed", _("Failed")
+    SUPERSEDED = "superseded", _("Skipped: superseded")
 
 
-FINAL_STATUSES = {SubmissionStatus.GRADED, SubmissionStatus.NEEDS_MANUAL, SubmissionStatus.FAILED}
+FINAL_STATUSES = {
+    SubmissionStatus.GRADED,
+    SubmissionStatus.NEEDS_MANUAL,
+    SubmissionStatus.FAILED,
+    SubmissionStatus.SUPERSEDED,
+}
 
 
 class SubmissionSource(models.TextChoices):
@@ -515,3 +532,122 @@ class GradingJob(models.Model):
     @property
     def is_active(self) -> bool:
         return self.state in GRADING_JOB_ACTIVE
+
+
+# ------------------------------------------------------------ the grading queue (issue 15)
+
+
+class TicketState(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Claimed by a worker")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Failed")
+    SUPERSEDED = "superseded", _("Skipped: a newer submission replaced it")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+TICKET_OPEN = (TicketState.QUEUED, TicketState.RUNNING)
+
+
+class TicketKind(models.TextChoices):
+    SUBMISSION = "submission", _("New submission")
+    REGRADE = "regrade", _("Regrade")
+
+
+class LabRegradeState(models.TextChoices):
+    RUNNING = "running", _("Running")
+    DONE = "done", _("Done")
+    CANCELLED = "cancelled", _("Cancelled")
+
+
+class LabRegrade(models.Model):
+    """A regrade of a whole lab: one ticket per student's latest submission, graded in the
+    background; cancelling it drops the tickets not yet started (their submissions keep the
+    score they had), the ones under way finish (with the new score)."""
+
+    lab = models.ForeignKey(Lab, on_delete=models.CASCADE, related_name="regrades")
+    state = models.CharField(
+        max_length=20, choices=LabRegradeState.choices, default=LabRegradeState.RUNNING
+    )
+    total = models.PositiveIntegerField(default=0)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="+",
+    )
+
+    class Meta:
+        ordering = ["lab", "-created_at"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["lab"],
+                condition=models.Q(state="running"),
+                name="labregrade_one_running",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"regrade of {self.lab} ({self.state})"
+
+
+class GradingTicket(models.Model):
+    """One grading to do: the grading queue, kept in the database (the source of truth).
+
+    Celery messages carry no submission: each one asks a worker to claim the fairest queued
+    ticket (``notebooks.queue``): lanes per lab, served round-robin between course runs and,
+    within a run, between its labs.  A claimed ticket names the message that claimed it
+    (``claim_token``), so a redelivered or retried message continues its own ticket, and holds
+    a lease after which another worker may take it over."""
+
+    submission = models.ForeignKey(Submission, on_delete=models.CASCADE, related_name="tickets")
+    lab = models.ForeignKey(Lab, on_delete=models.CASCADE, related_name="tickets")  # the lane
+    run = models.ForeignKey(CourseRun, on_delete=models.CASCADE, related_name="grading_tickets")
+    kind = models.CharField(max_length=20, choices=TicketKind.choices)
+    # Within a lane lower goes first: new submissions (0) before a whole lab's regrade (1).
+    priority = models.PositiveSmallIntegerField(default=0)
+    # The grading run this ticket produces; a regrade's is drawn when it is claimed.
+    number = models.PositiveIntegerField(null=True, blank=True)
+    regrade = models.ForeignKey(
+        LabRegrade, null=True, blank=True, on_delete=models.SET_NULL, related_name="tickets"
+    )
+    state = models.CharField(max_length=20, choices=TicketState.choices, default=TicketState.QUEUED)
+    queued_at = models.DateTimeField(default=timezone.now)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    lease_until = models.DateTimeField(null=True, blank=True)
+    claim_token = models.CharField(max_length=64, blank=True, db_index=True)
+    claims = models.PositiveSmallIntegerField(default=0)  # >1: redelivered or taken over
+    worker = models.CharField(max_length=200, blank=True)
+    on_cluster = models.BooleanField(default=False)  # handed to Slurm: done for the workers
+    token_sent_at = models.DateTimeField(null=True, blank=True)  # last message asking for it
+    finished_at = models.DateTimeField(null=True, blank=True)
+    note = models.CharField(max_length=300, blank=True)
+
+    class Meta:
+        ordering = ["queued_at", "id"]
+        constraints = [
+            # At most one queued ticket per submission: queueing twice is a no-op.
+            models.UniqueConstraint(
+                fields=["submission"],
+                condition=models.Q(state="queued"),
+                name="gradingticket_one_queued",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["state", "lab", "priority", "queued_at"]),
+            models.Index(fields=["lab", "claimed_at"]),
+            models.Index(fields=["finished_at"]),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} ticket of {self.submission} ({self.state})"
+
+    @property
+    def is_open(self) -> bool:
+        return self.state in TICKET_OPEN

@@ -22,7 +22,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Exists, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
 from academy.models import Membership, Role, User
@@ -45,15 +45,19 @@ from courses.selectors import (
 )
 
 from . import gradebook as gb
-from . import grading
+from . import grading, queue
 from .models import (
     Extension,
     FeedbackRelease,
+    GradingTicket,
     Lab,
+    LabRegrade,
+    LabRegradeState,
     LabVersion,
     ManualGrade,
     Submission,
     SubmissionStatus,
+    TicketState,
 )
 
 # A learner works in a run while they hold a seat there: the courses app decides which states.
@@ -495,3 +499,76 @@ def manual_grades_of(submission: Submission) -> dict[str, ManualGrade]:
 
 def version_context(lab: Lab) -> dict[str, Any]:
     return {"versions": list(lab.versions.select_related("created_by"))}
+
+
+# ------------------------------------------------------------------- the grading queue
+
+
+def with_queue_places(subs: Iterable[Submission]) -> list[Submission]:
+    """The submissions (already read through a scoped selector), each with ``place``: its
+    place in the grading queue and an estimate (``queue.QueuePlace``), or None when it is not
+    waiting.  A constant number of queries whatever the number of submissions."""
+    subs = list(subs)
+    waiting = [s.pk for s in subs if not s.is_final]
+    found = queue.places(waiting) if waiting else {}
+    for sub in subs:
+        sub.place = found.get(sub.pk)  # type: ignore[attr-defined]
+    return subs
+
+
+@dataclass(frozen=True)
+class RegradeProgress:
+    regrade: LabRegrade
+    total: int
+    regraded: int  # graded again (or failed, the earlier result kept)
+    grading: int
+    waiting: int
+    cancelled: int
+
+    @property
+    def handled(self) -> int:
+        return self.regraded + self.cancelled
+
+    @property
+    def percent(self) -> int:
+        return 100 if not self.total else int(100 * self.handled / self.total)
+
+    @property
+    def running(self) -> bool:
+        return self.regrade.state == LabRegradeState.RUNNING
+
+
+def regrade_progress(regrade: LabRegrade) -> RegradeProgress:
+    """Where a lab's regrade stands: one query over its tickets (the caller checked the
+    reader may teach the lab's run).  A regrade with nothing left open is settled as done."""
+    counts = dict(
+        GradingTicket.objects.filter(regrade=regrade)
+        .values("state")
+        .annotate(n=Count("id"))
+        .order_by()
+        .values_list("state", "n")
+    )
+    if regrade.state == LabRegradeState.RUNNING and not (
+        counts.get(TicketState.QUEUED) or counts.get(TicketState.RUNNING)
+    ):
+        queue.regrade_settle(regrade.pk)
+        regrade.refresh_from_db()
+    return RegradeProgress(
+        regrade=regrade,
+        total=regrade.total,
+        regraded=counts.get(TicketState.DONE, 0) + counts.get(TicketState.FAILED, 0),
+        grading=counts.get(TicketState.RUNNING, 0),
+        waiting=counts.get(TicketState.QUEUED, 0),
+        cancelled=counts.get(TicketState.CANCELLED, 0) + counts.get(TicketState.SUPERSEDED, 0),
+    )
+
+
+def latest_regrade(lab: Lab) -> LabRegrade | None:
+    return LabRegrade.objects.filter(lab=lab).order_by("-created_at", "-pk").first()
+
+
+def regrade_for_author(user: User, lab_id: int, pk: int) -> LabRegrade:
+    regrade = LabRegrade.objects.select_related("lab").filter(pk=pk, lab_id=lab_id).first()
+    if regrade is None or not can_author_run(user, regrade.lab.run_id):
+        raise LabRegrade.DoesNotExist
+    return regrade

@@ -21,7 +21,7 @@ from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.files.base import ContentFile
 from django.db import transaction
-from django.db.models import F, Max
+from django.db.models import F, Max, OuterRef, Subquery
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -32,20 +32,25 @@ from courses.models import CourseRun, Enrolment
 from courses.selectors import can_author_run, can_teach_run
 from courses.signals import learning_event
 
-from . import grading
+from . import grading, queue
 from .models import (
     LAB_SETTINGS,
     Extension,
     GradingOutcome,
     GradingRun,
     GradingRunStatus,
+    GradingTicket,
     Lab,
     LabDataFile,
+    LabRegrade,
+    LabRegradeState,
     LabVersion,
     ManualGrade,
     Submission,
     SubmissionSource,
     SubmissionStatus,
+    TicketKind,
+    TicketState,
     VersionCheck,
     VersionCheckStatus,
 )
@@ -65,8 +70,9 @@ def _sha256(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-# Sent after commit, by name (academy.jobs): this module never imports the tasks module.
-GRADE_TASK = "notebooks.tasks.grade_submission"
+# Sent after commit, by name (academy.jobs): this module never imports the tasks module.  The
+# message asks a worker to grade the fairest ticket of the queue (notebooks.queue).
+GRADE_TASK = "notebooks.tasks.grade_submission"  # as queue.GRADE_TASK
 
 
 def _max_bytes() -> int:
@@ -478,37 +484,112 @@ def submission_create(
         learning_event.send(
             sender=Submission, user=actor, kind="lab_submitted", run=lab.run, object_id=lab.pk
         )
+        queue.ticket_create(submission=sub, kind=TicketKind.SUBMISSION, number=sub.grading_number)
+        superseded = queue.supersede_queued(lab=lab, student_id=actor.pk, newer=sub)
+        if superseded:
+            audit(None, "submission.superseded", sub, submissions=superseded)
         enqueue(GRADE_TASK, sub.pk, sub.grading_number)
     return sub
 
 
 def submission_regrade(*, actor: User, submission: Submission) -> Submission:
-    """Grade again (with the lab's released version), keeping the earlier runs as history."""
+    """Grade again (with the lab's released version), keeping the earlier runs as history.
+
+    The regrade waits in the queue like a new submission (ahead of whole-lab regrades); the
+    submission keeps its score until a worker takes it.  Already waiting: nothing more to do."""
     _require(can_author_run(actor, submission.lab.run_id))
     with transaction.atomic():
-        Submission.objects.filter(pk=submission.pk).update(
-            grading_number=F("grading_number") + 1,
-            status=SubmissionStatus.QUEUED,
-            reason="",
-        )
-        submission.refresh_from_db()
-        audit(actor, "submission.regrade", submission, number=submission.grading_number)
-        enqueue(GRADE_TASK, submission.pk, submission.grading_number)
+        sub = Submission.objects.select_for_update().select_related("lab").get(pk=submission.pk)
+        waiting = GradingTicket.objects.filter(submission=sub, state=TicketState.QUEUED).exists()
+        if not waiting:
+            ticket = queue.ticket_create(submission=sub, kind=TicketKind.REGRADE)
+            audit(actor, "submission.regrade", sub, number=sub.grading_number + 1)
+            enqueue(GRADE_TASK, *queue.message_args(ticket))
+    submission.refresh_from_db()
     return submission
 
 
-def lab_regrade(*, actor: User, lab: Lab) -> int:
+class RegradeUnderWay(ValidationError):
+    def __init__(self) -> None:
+        super().__init__(
+            _("A regrade of this lab is under way: wait for it or cancel it first."),
+            code="regrade_under_way",
+        )
+
+
+def lab_regrade(*, actor: User, lab: Lab) -> LabRegrade:
+    """Regrade the lab in the background: each student's latest submission (the one that
+    counts) is queued behind new submissions, and keeps its score until a worker takes it;
+    a cancelled regrade therefore leaves every score as it was or as regraded, never none.
+    Submissions already waiting in the queue are graded with the released version anyway,
+    superseded ones were never graded: neither is queued again."""
     _require(can_author_run(actor, lab.run_id))
     with transaction.atomic():
-        subs = Submission.objects.select_for_update().filter(lab=lab)
-        subs.update(
-            grading_number=F("grading_number") + 1, status=SubmissionStatus.QUEUED, reason=""
+        Lab.objects.select_for_update().filter(pk=lab.pk).first()
+        if LabRegrade.objects.filter(lab=lab, state=LabRegradeState.RUNNING).exists():
+            raise RegradeUnderWay
+        latest = Submission.objects.filter(lab=lab, student=OuterRef("student")).order_by(
+            "-attempt"
         )
-        pairs = list(subs.values_list("pk", "grading_number"))
-        audit(actor, "lab.regrade", lab, submissions=len(pairs))
-        for pk, number in pairs:
-            enqueue(GRADE_TASK, pk, number)
-    return len(pairs)
+        subs = list(
+            Submission.objects.filter(lab=lab, attempt=Subquery(latest.values("attempt")[:1]))
+            .exclude(status=SubmissionStatus.SUPERSEDED)
+            .exclude(tickets__state=TicketState.QUEUED)
+            .select_related("lab")
+            .order_by("submitted_at", "pk")
+        )
+        regrade = LabRegrade.objects.create(lab=lab, requested_by=actor, total=len(subs))
+        now = timezone.now()
+        GradingTicket.objects.bulk_create(
+            GradingTicket(
+                submission=sub,
+                lab_id=lab.pk,
+                run_id=lab.run_id,
+                kind=TicketKind.REGRADE,
+                priority=queue.PRIORITY_LAB_REGRADE,
+                regrade=regrade,
+                queued_at=now,
+                token_sent_at=now,
+            )
+            for sub in subs
+        )
+        if not subs:
+            regrade.state, regrade.finished_at = LabRegradeState.DONE, now
+            regrade.save(update_fields=["state", "finished_at"])
+        audit(actor, "lab.regrade", lab, submissions=len(subs), regrade=regrade.pk)
+        for sub in subs:
+            enqueue(GRADE_TASK, sub.pk, sub.grading_number + 1)
+    return regrade
+
+
+def lab_regrade_cancel(*, actor: User, regrade: LabRegrade) -> int:
+    """Cancel a lab's regrade: the submissions not yet taken by a worker keep their score (they
+    were never touched); the ones being graded finish with the new one.  Returns the number
+    of regrades dropped."""
+    _require(can_author_run(actor, regrade.lab.run_id))
+    with transaction.atomic():
+        locked = LabRegrade.objects.select_for_update().get(pk=regrade.pk)
+        if locked.state != LabRegradeState.RUNNING:
+            return 0
+        # Waits for a claim under way on these rows; a ticket claimed meanwhile is left to it.
+        waiting = list(
+            GradingTicket.objects.select_for_update()
+            .filter(regrade=locked, state=TicketState.QUEUED)
+            .values_list("pk", flat=True)
+        )
+        now = timezone.now()
+        dropped = GradingTicket.objects.filter(pk__in=waiting, state=TicketState.QUEUED).update(
+            state=TicketState.CANCELLED, finished_at=now, note="the regrade was cancelled"
+        )
+        locked.state, locked.finished_at, locked.cancelled_by = (
+            LabRegradeState.CANCELLED,
+            now,
+            actor,
+        )
+        locked.save(update_fields=["state", "finished_at", "cancelled_by"])
+        audit(actor, "lab.regrade_cancel", regrade.lab, regrade=locked.pk, dropped=dropped)
+    regrade.refresh_from_db()
+    return dropped
 
 
 @dataclass
@@ -651,9 +732,21 @@ def grading_run_fail(*, submission_id: int, number: int, reason: str) -> None:
             reason=reason[:500],
             finished_at=timezone.now(),
         )
-        Submission.objects.filter(pk=submission_id, grading_number=number).exclude(
-            status__in=[SubmissionStatus.GRADED, SubmissionStatus.NEEDS_MANUAL]
-        ).update(status=SubmissionStatus.FAILED, reason=reason[:500], updated_at=timezone.now())
+        sub = (
+            Submission.objects.select_for_update()
+            .filter(pk=submission_id, grading_number=number)
+            .exclude(status__in=[SubmissionStatus.GRADED, SubmissionStatus.NEEDS_MANUAL])
+            .first()
+        )
+        if sub is None:
+            return
+        if sub.latest_run_id is not None:
+            # A regrade that failed: the earlier result stands (a score is never lost).
+            sub.reason = (_("Regrading failed: %(reason)s") % {"reason": reason})[:500]
+            _rescore(sub)
+            return
+        sub.status, sub.reason = SubmissionStatus.FAILED, reason[:500]
+        sub.save(update_fields=["status", "reason", "updated_at"])
 
 
 def grading_run_record(

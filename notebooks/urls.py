@@ -41,6 +41,16 @@ urlpatterns = [
     path("labs/<int:pk>/download/", labs.lab_download, name="lab-download"),
     path("labs/<int:pk>/submit/", labs.lab_submit, name="lab-submit"),
     path("labs/<int:pk>/regrade/", labs.lab_regrade, name="lab-regrade"),
+    path(
+        "labs/<int:pk>/regrades/<int:regrade_id>/",
+        labs.lab_regrade_progress,
+        name="lab-regrade-progress",
+    ),
+    path(
+        "labs/<int:pk>/regrades/<int:regrade_id>/cancel/",
+        labs.lab_regrade_cancel,
+        name="lab-regrade-cancel",
+    ),
     path("labs/<int:pk>/feedback/release/", labs.lab_feedback_release, name="lab-feedback-release"),
     path("labs/<int:pk>/grading/", manual_grading.lab_grading, name="lab-grading"),
     path("submissions/<int:pk>/", submissions.submission_detail, name="submission-detail"),

@@ -20,7 +20,7 @@ from courses.models import CourseRun, GradingCategory
 from courses.selectors import can_author_run, can_teach_run
 
 from .. import selectors, services
-from ..models import LAB_SETTINGS, Lab, LabVersion, ResourceProfile
+from ..models import LAB_SETTINGS, Lab, LabRegrade, LabVersion, ResourceProfile
 from ._common import FileUploadSerializer, ReleaseSerializer
 
 
@@ -50,6 +50,17 @@ class LabWriteSerializer(serializers.ModelSerializer):
     class Meta:
         model = Lab
         fields = ["run", *LAB_SETTINGS]
+
+
+class RegradeSerializer(serializers.Serializer):
+    id = serializers.IntegerField(source="regrade.pk")
+    state = serializers.CharField(source="regrade.state")
+    total = serializers.IntegerField()
+    regraded = serializers.IntegerField()
+    grading = serializers.IntegerField()
+    waiting = serializers.IntegerField()
+    cancelled = serializers.IntegerField(help_text="Dropped: these keep their earlier score.")
+    percent = serializers.IntegerField()
 
 
 class LabVersionSerializer(serializers.ModelSerializer):
@@ -149,13 +160,39 @@ class LabViewSet(viewsets.ModelViewSet):
         )
         return Response(LabSerializer(lab).data)
 
-    @extend_schema(request=None, responses={202: None})
+    @extend_schema(request=None, responses={202: RegradeSerializer})
     @action(detail=True, methods=["post"])
     def regrade(self, request: Request, pk: str | None = None) -> Response:
+        """Regrade every student's latest submission in the background (409-free: a regrade
+        under way is a 400 with the reason).  Poll ``regrades/{id}/`` for its progress."""
         lab = self.get_object()
         if not can_author_run(authed_user(request), lab.run_id):
             raise Http404
-        return Response(
-            {"queued": services.lab_regrade(actor=authed_user(request), lab=lab)},
-            status=status.HTTP_202_ACCEPTED,
-        )
+        regrade = services.lab_regrade(actor=authed_user(request), lab=lab)
+        progress = selectors.regrade_progress(regrade)
+        return Response(RegradeSerializer(progress).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(request=None, responses={200: RegradeSerializer})
+    @action(detail=True, methods=["get"], url_path=r"regrades/(?P<regrade_id>\d+)")
+    def regrade_progress(
+        self, request: Request, pk: str | None = None, regrade_id: str = ""
+    ) -> Response:
+        regrade = self._regrade(request, regrade_id)
+        return Response(RegradeSerializer(selectors.regrade_progress(regrade)).data)
+
+    @extend_schema(request=None, responses={200: RegradeSerializer})
+    @action(detail=True, methods=["post"], url_path=r"regrades/(?P<regrade_id>\d+)/cancel")
+    def regrade_cancel(
+        self, request: Request, pk: str | None = None, regrade_id: str = ""
+    ) -> Response:
+        """Cancel: submissions not yet taken by a worker keep their score."""
+        regrade = self._regrade(request, regrade_id)
+        services.lab_regrade_cancel(actor=authed_user(request), regrade=regrade)
+        return Response(RegradeSerializer(selectors.regrade_progress(regrade)).data)
+
+    def _regrade(self, request: Request, regrade_id: str) -> LabRegrade:
+        lab = self.get_object()
+        try:
+            return selectors.regrade_for_author(authed_user(request), lab.pk, int(regrade_id))
+        except LabRegrade.DoesNotExist:
+            raise Http404 from None

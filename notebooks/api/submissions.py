@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.http import Http404
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import mixins, serializers, status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import ValidationError
@@ -23,18 +23,32 @@ from ..models import Submission
 from ._common import FileUploadSerializer
 
 
+class QueuePlaceSerializer(serializers.Serializer):
+    position = serializers.IntegerField(help_text="1: the next grading a worker takes.")
+    estimate_seconds = serializers.IntegerField(
+        allow_null=True, help_text="Until the score, from recent grading durations."
+    )
+
+
 class SubmissionSerializer(serializers.ModelSerializer):
     student: serializers.SlugRelatedField[User] = serializers.SlugRelatedField(
         slug_field="username", read_only=True
     )
+    queue = serializers.SerializerMethodField()
 
     class Meta:
         model = Submission
         fields = [
             "id", "lab", "student", "attempt", "source", "submitted_at", "late_seconds", "status",
-            "reason", "score", "max_score", "sha256", "size",
+            "reason", "score", "max_score", "sha256", "size", "queue",
         ]  # fmt: skip
         read_only_fields = fields
+
+    @extend_schema_field(QueuePlaceSerializer(allow_null=True))
+    def get_queue(self, sub: Submission) -> dict[str, Any] | None:
+        """Its place in the grading queue while it waits (``selectors.with_queue_places``)."""
+        place = getattr(sub, "place", None)
+        return QueuePlaceSerializer(place).data if place else None
 
 
 class SubmissionCreateSerializer(serializers.Serializer):
@@ -84,6 +98,13 @@ class SubmissionViewSet(
 
     def get_queryset(self):  # type: ignore[no-untyped-def]
         return selectors.submissions_for(authed_user(self.request)).order_by("-submitted_at", "-id")
+
+    def paginate_queryset(self, queryset):  # type: ignore[no-untyped-def]
+        page = super().paginate_queryset(queryset)
+        return None if page is None else selectors.with_queue_places(page)
+
+    def get_object(self):  # type: ignore[no-untyped-def]
+        return selectors.with_queue_places([super().get_object()])[0]
 
     @extend_schema(
         request={"multipart/form-data": SubmissionCreateSerializer},

@@ -18,7 +18,7 @@ from courses.signals import learning_event
 from .. import selectors, services
 from ..forms import LabForm, NotebookUploadForm
 from ..grading import parse
-from ..models import Lab, LabVersion
+from ..models import Lab, LabRegrade, LabVersion
 
 
 @login_required
@@ -88,7 +88,9 @@ def _lab_staff(
     cell_errors: list | None = None,
     status: int = 200,
 ) -> HttpResponse:
-    subs = lab.submissions.select_related("student").order_by("student__username", "-attempt")
+    subs = selectors.with_queue_places(
+        lab.submissions.select_related("student").order_by("student__username", "-attempt")
+    )
     counts: dict[str, int] = {}
     for s in subs:
         label = s.get_status_display()
@@ -105,9 +107,15 @@ def _lab_staff(
             "counts": counts,
             "can_author": can_author_run(request.user, lab.run_id),
             "queue_size": len(selectors.manual_queue(lab)),
+            "regrade": _regrade_progress(lab),
         },
         status=status,
     )
+
+
+def _regrade_progress(lab: Lab) -> selectors.RegradeProgress | None:
+    regrade = selectors.latest_regrade(lab)
+    return selectors.regrade_progress(regrade) if regrade else None
 
 
 def _lab_student(
@@ -124,7 +132,9 @@ def _lab_student(
             "lab": lab,
             "form": form,
             "cell_errors": cell_errors,
-            "submissions": selectors.own_submissions(request.user, lab),
+            "submissions": selectors.with_queue_places(
+                selectors.own_submissions(request.user, lab)
+            ),
             "extension": lab.extensions.filter(student=request.user).first(),
         },
         status=status,
@@ -266,9 +276,49 @@ def lab_submit(request: AuthedRequest, pk: int) -> HttpResponse:
 @require_POST
 def lab_regrade(request: AuthedRequest, pk: int) -> HttpResponse:
     lab = selectors.lab_for_author(request.user, pk)
-    n = services.lab_regrade(actor=request.user, lab=lab)
-    messages.success(request, _("%(n)d submissions queued for regrading.") % {"n": n})
+    try:
+        regrade = services.lab_regrade(actor=request.user, lab=lab)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(
+            request,
+            _("%(n)d submissions queued for regrading; they keep their score until regraded.")
+            % {"n": regrade.total},
+        )
     return redirect("lab-detail", pk=lab.pk)
+
+
+def _regrade(request: AuthedRequest, pk: int, regrade_id: int) -> LabRegrade:
+    try:
+        return selectors.regrade_for_author(request.user, pk, regrade_id)
+    except LabRegrade.DoesNotExist:
+        raise Http404 from None
+
+
+@login_required
+def lab_regrade_progress(request: AuthedRequest, pk: int, regrade_id: int) -> HttpResponse:
+    """The htmx fragment polled every 2 s while the regrade runs (then it stops polling)."""
+    regrade = _regrade(request, pk, regrade_id)
+    return render(
+        request,
+        "notebooks/_regrade_progress.html",
+        {"lab": regrade.lab, "regrade": selectors.regrade_progress(regrade), "can_author": True},
+    )
+
+
+@login_required
+@require_POST
+def lab_regrade_cancel(request: AuthedRequest, pk: int, regrade_id: int) -> HttpResponse:
+    regrade = _regrade(request, pk, regrade_id)
+    dropped = services.lab_regrade_cancel(actor=request.user, regrade=regrade)
+    if request.headers.get("HX-Request"):
+        return lab_regrade_progress(request, pk, regrade_id)
+    messages.success(
+        request,
+        _("Regrade cancelled: %(n)d submissions keep their earlier score.") % {"n": dropped},
+    )
+    return redirect("lab-detail", pk=pk)
 
 
 @login_required

@@ -18,7 +18,7 @@ from .. import selectors, services
 
 @login_required
 def submission_detail(request: AuthedRequest, pk: int) -> HttpResponse:
-    sub = selectors.submission_for(request.user, pk)
+    sub = selectors.with_queue_places([selectors.submission_for(request.user, pk)])[0]
     visible = selectors.feedback_visible(sub, request.user)
     return render(
         request,
@@ -41,7 +41,7 @@ def submission_detail(request: AuthedRequest, pk: int) -> HttpResponse:
 @login_required
 def submission_status(request: AuthedRequest, pk: int) -> HttpResponse:
     """The htmx fragment polled every 2 s until the status is final (then it stops polling)."""
-    sub = selectors.submission_for(request.user, pk)
+    sub = selectors.with_queue_places([selectors.submission_for(request.user, pk)])[0]
     return render(request, "notebooks/_submission_status.html", {"sub": sub})
 
 

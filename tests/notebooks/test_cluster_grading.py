@@ -20,9 +20,11 @@ from notebooks.models import (
     GradingJobState,
     GradingRun,
     GradingRunStatus,
+    GradingTicket,
     ResourceProfile,
     Submission,
     SubmissionStatus,
+    TicketState,
 )
 from notebooks.sessions import clients
 from notebooks.sessions.selectors import gpu_burn_down
@@ -198,18 +200,21 @@ def test_a_redelivery_finds_the_job_instead_of_submitting_again(
 ):  # type: ignore[no-untyped-def]
     sub = _submit(gpu_lab, course.people.student, django_capture_on_commit_callbacks)
     job = GradingJob.objects.get(submission=sub)
-    # the same message again: nothing new
-    grade_submission(sub.pk, 1)
+    ticket = GradingTicket.objects.get(submission=sub)
+    # the same message again (its id claimed the ticket, handed to the cluster): nothing new
+    assert grade_submission.apply(args=(sub.pk, 1), task_id=ticket.claim_token).get() == "idle"
     assert slurm.sbatch_calls == 1
-    # a worker that died after sbatch answered but before it saved the job id: the
-    # redelivery asks Slurm for the job's name and adopts it
+    # a worker that died after sbatch answered but before it saved the job id (so before it
+    # finished the ticket): the redelivery continues its ticket, asks Slurm for the job's name
+    # and adopts it
     GradingJob.objects.filter(pk=job.pk).update(job_id="", state=GradingJobState.SUBMITTING)
-    grade_submission(sub.pk, 1)
+    GradingTicket.objects.filter(pk=ticket.pk).update(state=TicketState.RUNNING)
+    grade_submission.apply(args=(sub.pk, 1), task_id=ticket.claim_token)
     job.refresh_from_db()
     assert slurm.sbatch_calls == 1 and job.state == GradingJobState.PENDING
     assert job.job_id == next(iter(slurm.jobs))
     run = GradingRun.objects.get(submission=sub)
-    assert run.deliveries == 3
+    assert run.deliveries == 2
 
 
 def test_slurm_down_at_submission_is_retried_then_failed_visibly(

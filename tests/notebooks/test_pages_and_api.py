@@ -100,7 +100,9 @@ def test_the_student_page_downloads_submits_and_polls(client, lab, course):
     )
     sub = Submission.objects.get()
     fragment = client.get(f"/submissions/{sub.pk}/status/").content.decode()
-    assert 'hx-trigger="every 2s"' in fragment and "queued" in fragment
+    # waiting in the queue: its place, polled every 5 s
+    assert 'hx-trigger="every 5s"' in fragment and "queued" in fragment
+    assert "place in the queue: 1" in fragment
     services.grading_run_execute(submission_id=sub.pk, number=1)
     fragment = client.get(f"/submissions/{sub.pk}/status/").content.decode()
     assert "hx-trigger" not in fragment and "needs_manual" in fragment

@@ -263,7 +263,7 @@ def test_regrade_keeps_history(lab, course, eager, django_capture_on_commit_call
         django_capture_on_commit_callbacks,
     )
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.lab_regrade(actor=course.people.instructor, lab=lab) == 1
+        assert services.lab_regrade(actor=course.people.instructor, lab=lab).total == 1
     sub.refresh_from_db()
     assert list(sub.runs.values_list("number", "status")) == [(2, "done"), (1, "done")]
     assert sub.latest_run.number == 2 and sub.score == Decimal(1)
