@@ -594,7 +594,7 @@ class Sandbox:
             self.isolation["netns_error"] = report["netns_error"]
 
     def _root_plan(self, info: KernelConnectionInfo) -> dict:
-        """What the bootstrap needs to build the kernel's root: the allow-list, /etc, sizes."""
+        """What the forked process needs to build the kernel's root: the allow-list, /etc, sizes."""
         lim = self.limits
         assert self.uid is not None and self.base is not None
         wanted: list[str] = ["/usr", *lim.expose_paths]
