@@ -18,6 +18,8 @@ from django.conf import settings
 from django.utils.translation import gettext as _
 
 from notebooks.grader import format as fmt
+from notebooks.grader.diff import NotebookDiff
+from notebooks.grader.diff import diff as notebook_diff
 from notebooks.grader.release import release as _release
 from notebooks.grader.validate import CellError, NotebookInvalid, parse, validate
 
@@ -25,11 +27,13 @@ __all__ = [
     "CellError",
     "GradeResult",
     "GraderUnavailable",
+    "NotebookDiff",
     "NotebookInvalid",
     "OUTPUT_LIMIT",
     "graded_cells",
     "grade",
     "hidden_lines",
+    "notebook_diff",
     "parse",
     "release",
     "result_from_grader",
@@ -275,3 +279,80 @@ def student_view_of_result(cells: dict[str, dict[str, Any]]) -> dict[str, dict[s
             "note": note,
         }
     return view
+
+
+# ------------------------------------------------------------------ "Test this version"
+
+# What a version check found, as {"code": ..., "cell": ..., ...}: stored so, and worded in the
+# reader's language when shown (``check_message``).
+SOLUTION_DID_NOT_RUN = "solution_did_not_run"
+SOLUTION_NOT_FULL = "solution_not_full"
+STUDENT_DID_NOT_RUN = "student_did_not_run"
+STUDENT_TEST_PASSES = "student_test_passes"
+
+
+def check_verdict(solution: GradeResult, student: GradeResult) -> tuple[list[dict], list[dict]]:
+    """(problems, warnings) of a version check.
+
+    Problems block a release: the source's own solution must run to the end and score full marks
+    in every automatically graded cell (cells a human grades are left to the human), and the
+    student version must run to the end (its tests fail, but as tests: an assertion or the stub's
+    NotImplementedError, not a crash, a time-out or a grader error).  A test that passes on the
+    student version is only a warning: it tests nothing the student writes."""
+    problems: list[dict] = []
+    warnings: list[dict] = []
+    if solution.outcome != "ok":
+        problems.append({"code": SOLUTION_DID_NOT_RUN, "reason": solution.reason})
+    for gid, cell in solution.cells.items():
+        score = cell.get("score")
+        if score is not None and float(score) < float(cell.get("max_score") or 0):
+            problems.append(
+                {
+                    "code": SOLUTION_NOT_FULL,
+                    "cell": gid,
+                    "score": float(score),
+                    "max_score": float(cell.get("max_score") or 0),
+                    "error": str(cell.get("error") or "")[:300],
+                }
+            )
+    if student.outcome != "ok":
+        problems.append({"code": STUDENT_DID_NOT_RUN, "reason": student.reason})
+    for gid, cell in student.cells.items():
+        score = cell.get("score")
+        if cell.get("kind") == "test" and score is not None and float(score) > 0:
+            warnings.append({"code": STUDENT_TEST_PASSES, "cell": gid, "score": float(score)})
+    return problems, warnings
+
+
+def check_message(item: dict) -> str:
+    """One finding of a version check, in the reader's language."""
+    code = item.get("code")
+    if code == SOLUTION_DID_NOT_RUN:
+        return _("The solution did not run to the end: %(reason)s.") % {
+            "reason": item.get("reason") or _("unknown")
+        }
+    if code == SOLUTION_NOT_FULL:
+        return _("Cell %(cell)s: the solution scores %(score)g of %(max)g.") % {
+            "cell": item.get("cell"),
+            "score": item.get("score", 0),
+            "max": item.get("max_score", 0),
+        }
+    if code == STUDENT_DID_NOT_RUN:
+        return _("The student version did not run cleanly: %(reason)s.") % {
+            "reason": item.get("reason") or _("unknown")
+        }
+    if code == STUDENT_TEST_PASSES:
+        return _("Cell %(cell)s passes on the student version: it tests nothing they write.") % {
+            "cell": item.get("cell")
+        }
+    return str(item)
+
+
+def result_as_dict(result: GradeResult) -> dict[str, Any]:
+    return {
+        "score": result.score,
+        "max_score": result.max_score,
+        "outcome": result.outcome,
+        "reason": result.reason,
+        "cells": result.cells,
+    }

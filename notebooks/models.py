@@ -180,6 +180,10 @@ class Lab(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     created_at = models.DateTimeField(auto_now_add=True)
+    # The library lab this one was copied from (services.lab_copy); kept as provenance only.
+    copied_from = models.ForeignKey(
+        "self", null=True, blank=True, on_delete=models.SET_NULL, related_name="copies"
+    )
 
     class Meta:
         ordering = ["run", "due_at", "id"]
@@ -240,6 +244,46 @@ class LabVersion(models.Model):
 
     def __str__(self) -> str:
         return f"{self.lab} v{self.number}"
+
+
+class VersionCheckStatus(models.TextChoices):
+    QUEUED = "queued", _("Queued")
+    RUNNING = "running", _("Testing")
+    DONE = "done", _("Done")
+    FAILED = "failed", _("Could not be tested")
+
+
+class VersionCheck(models.Model):
+    """ "Test this version": the source's own solution graded against it (it must score full
+    marks) and the released student version graded (its tests must fail cleanly).  A release of
+    a version whose latest check did not pass needs an override with a reason (audited)."""
+
+    version = models.ForeignKey(LabVersion, on_delete=models.CASCADE, related_name="checks")
+    status = models.CharField(
+        max_length=20, choices=VersionCheckStatus.choices, default=VersionCheckStatus.QUEUED
+    )
+    # Each: {"score", "max_score", "outcome", "reason", "cells": {grade_id: {...}}}
+    solution = models.JSONField(default=dict, blank=True)
+    student = models.JSONField(default=dict, blank=True)
+    passed = models.BooleanField(null=True)  # None until done
+    problems = models.JSONField(default=list, blank=True)  # why it did not pass (English)
+    warnings = models.JSONField(default=list, blank=True)  # worth a look, not blocking
+    reason = models.CharField(max_length=500, blank=True)  # infrastructure failure
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["version", "-requested_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"check of {self.version}: {self.status}"
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in (VersionCheckStatus.DONE, VersionCheckStatus.FAILED)
 
 
 class LabDataFile(models.Model):

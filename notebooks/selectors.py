@@ -22,15 +22,23 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from django.db.models import Count, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery
 from django.utils import timezone
 
-from academy.models import User
+from academy.models import Membership, Role, User
 from academy.selectors import admin_institution_ids, is_operator
 from courses.grading import GradeResult, Item, course_grade
-from courses.models import SEAT_STATES, CourseRun, Enrolment, EnrolmentState
+from courses.models import (
+    SEAT_STATES,
+    CourseRun,
+    CourseStaff,
+    Enrolment,
+    EnrolmentState,
+    StaffRole,
+)
 from courses.selectors import (
     about_people_visible_to,
+    authored_run_ids,
     can_author_run,
     can_teach_run,
     staff_run_ids,
@@ -45,6 +53,7 @@ from .models import (
     Lab,
     LabRegrade,
     LabRegradeState,
+    LabVersion,
     ManualGrade,
     Submission,
     SubmissionStatus,
@@ -94,6 +103,37 @@ def lab_for_teacher(user: User, pk: int) -> Lab:
     """A lab the user may grade and see every submission of (``can_teach_run``)."""
     lab = lab_for(user, pk)
     if not can_teach_run(user, lab.run_id):
+        raise Lab.DoesNotExist
+    return lab
+
+
+def library_labs(user: User) -> QuerySet[Lab]:
+    """The lab library: labs with at least one version that the user may copy into a run they
+    author.  Those of runs they author themselves, and those of every run an instructor of
+    their institution teaches, for instructors (an instructor membership) of that institution:
+    labs are shared between an institution's instructors, never with other institutions,
+    students or institution admins.  Operators see every lab."""
+    qs = Lab.objects.select_related("run__course", "category").filter(
+        Exists(LabVersion.objects.filter(lab=OuterRef("pk")))
+    )
+    if is_operator(user):
+        return qs
+    if not user.is_authenticated:
+        return qs.none()
+    institutions = Membership.objects.filter(user=user, role=Role.INSTRUCTOR).values(
+        "institution_id"
+    )
+    shared_runs = CourseStaff.objects.filter(
+        role=StaffRole.INSTRUCTOR,
+        user__memberships__institution_id__in=Subquery(institutions),
+        user__memberships__role=Role.INSTRUCTOR,
+    ).values("run_id")
+    return qs.filter(Q(run_id__in=authored_run_ids(user)) | Q(run_id__in=Subquery(shared_runs)))
+
+
+def library_lab(user: User, pk: int) -> Lab:
+    lab = library_labs(user).filter(pk=pk).first()
+    if lab is None:
         raise Lab.DoesNotExist
     return lab
 

@@ -51,8 +51,10 @@ from .models import (
     SubmissionStatus,
     TicketKind,
     TicketState,
+    VersionCheck,
+    VersionCheckStatus,
 )
-from .selectors import LEARNING_STATES
+from .selectors import LEARNING_STATES, library_labs
 
 log = logging.getLogger(__name__)
 
@@ -198,19 +200,190 @@ def lab_version_upload(*, actor: User, lab: Lab, content: bytes) -> LabVersion:
     return version
 
 
-def lab_release(*, actor: User, lab: Lab, version: LabVersion | None = None) -> Lab:
+class ReleaseBlocked(ValidationError):
+    """The version's latest check did not pass: a release needs an override with a reason."""
+
+
+def release_block_reason(version: LabVersion) -> str:
+    """Why releasing ``version`` needs an override ("" when it does not): its latest "Test this
+    version" did not pass, could not run, or has not finished.  A version never tested is not
+    blocked (uploads from before the check existed, the API); its page says it is untested."""
+    check = version.checks.order_by("-requested_at", "-id").first()
+    if check is None or check.passed:
+        return ""
+    if check.status == VersionCheckStatus.FAILED:
+        return _("The test of this version could not run.")
+    if not check.is_final:
+        return _("The test of this version has not finished.")
+    return _(
+        "The solution of this version does not score full marks, or its student version "
+        "does not run cleanly."
+    )
+
+
+def lab_release(
+    *, actor: User, lab: Lab, version: LabVersion | None = None, override_reason: str = ""
+) -> Lab:
     """Give students a version (the latest by default).  Re-releasing a fixed version is how
-    a test is corrected; regrade afterwards to apply it to earlier submissions."""
+    a test is corrected; regrade afterwards to apply it to earlier submissions.
+
+    A version whose test did not pass (``release_block_reason``) is released only with an
+    ``override_reason``, which the audit row keeps."""
     _require(can_author_run(actor, lab.run_id))
     version = version or lab.versions.order_by("-number").first()
     if version is None or version.lab_id != lab.pk:
         raise ValidationError(_("Upload a source notebook before releasing the lab."))
+    blocked = release_block_reason(version)
+    override_reason = override_reason.strip()[:500]
+    if blocked and not override_reason:
+        raise ReleaseBlocked(
+            _("%(why)s Release it anyway only with a reason for the override.") % {"why": blocked},
+            code="release_blocked",
+        )
     with transaction.atomic():
         lab.released_version = version
         lab.released_at = timezone.now()
         lab.save(update_fields=["released_version", "released_at"])
+        if blocked:
+            audit(
+                actor,
+                "lab.release_override",
+                lab,
+                version=version.number,
+                reason=override_reason,
+                blocked=blocked,
+            )
         audit(actor, "lab.release", lab, version=version.number)
     return lab
+
+
+# ------------------------------------------------------------------ "Test this version"
+
+CHECK_TASK = "notebooks.tasks.check_version"
+
+
+def version_check_request(*, actor: User, version: LabVersion) -> VersionCheck:
+    """Queue a check of ``version`` (grading runs in a worker, never in the request)."""
+    _require(can_author_run(actor, version.lab.run_id))
+    with transaction.atomic():
+        check = VersionCheck.objects.create(version=version, requested_by=actor)
+        audit(actor, "lab.version_check", version.lab, version=version.number, check=check.pk)
+        enqueue(
+            CHECK_TASK,
+            check.pk,
+            on_failure=lambda: version_check_fail(
+                check_id=check.pk, reason="the job queue is unavailable"
+            ),
+        )
+    return check
+
+
+def version_check_execute(*, check_id: int) -> VersionCheck | None:
+    """Grade the source's solution and the student version of the check's version.
+    Idempotent: only a queued (or a redelivered running) check is run, and the result is
+    written once; raises GraderUnavailable when the sandbox fails (the task retries)."""
+    claimed = VersionCheck.objects.filter(
+        pk=check_id, status__in=[VersionCheckStatus.QUEUED, VersionCheckStatus.RUNNING]
+    ).update(status=VersionCheckStatus.RUNNING)
+    check = VersionCheck.objects.select_related("version").filter(pk=check_id).first()
+    if not claimed or check is None:
+        return check
+    version = check.version
+    source = _read(version.source)
+    student = _read(version.student)
+    data_files = {d.name: _read(d.file) for d in LabDataFile.objects.filter(lab_id=version.lab_id)}
+    results = []
+    for submission in (source, student):
+        try:
+            result = grading.grade(
+                source=source,
+                submission=submission,
+                released=student,
+                data_files=data_files,
+                timeout=_grading_timeout(),
+                pool=grading_pool(),
+            )
+        except grading.NotebookInvalid as exc:
+            result = grading.GradeResult(
+                0, float(version.max_score), False, {}, GradingOutcome.INVALID, str(exc)[:500]
+            )
+        results.append(result)
+    problems, warnings = grading.check_verdict(results[0], results[1])
+    VersionCheck.objects.filter(pk=check_id, status=VersionCheckStatus.RUNNING).update(
+        status=VersionCheckStatus.DONE,
+        solution=grading.result_as_dict(results[0]),
+        student=grading.result_as_dict(results[1]),
+        passed=not problems,
+        problems=problems,
+        warnings=warnings,
+        finished_at=timezone.now(),
+    )
+    check.refresh_from_db()
+    return check
+
+
+def version_check_fail(*, check_id: int, reason: str) -> None:
+    """The infrastructure kept failing: the check says so (and blocks the release)."""
+    VersionCheck.objects.filter(
+        pk=check_id, status__in=[VersionCheckStatus.QUEUED, VersionCheckStatus.RUNNING]
+    ).update(
+        status=VersionCheckStatus.FAILED,
+        passed=False,
+        reason=reason[:500],
+        finished_at=timezone.now(),
+    )
+
+
+# ------------------------------------------------------------------------ the library
+
+
+def lab_copy(*, actor: User, lab: Lab, run: CourseRun) -> Lab:
+    """Copy a library lab (its settings, latest version and data files) into ``run``, as an
+    unreleased lab with version 1.  The actor must see the lab in their library and author the
+    run.  The grading category is matched by name in the target run (or left empty)."""
+    _require(can_author_run(actor, run.pk))
+    if not library_labs(actor).filter(pk=lab.pk).exists():
+        raise Lab.DoesNotExist
+    latest = lab.versions.order_by("-number").first()
+    if latest is None:
+        raise ValidationError(_("This lab has no version to copy."))
+    fields = {name: getattr(lab, name) for name in LAB_SETTINGS}
+    fields["category"] = (
+        run.categories.filter(name=lab.category.name).first() if lab.category else None
+    )
+    source, student = _read(latest.source), _read(latest.student)
+    data = [(d.name, d.sha256, d.size, _read(d.file)) for d in lab.data_files.all()]
+    copy = Lab(run=run, created_by=actor, copied_from=lab, **fields)
+    _check_lab_fields(copy)
+    with transaction.atomic():
+        copy.save()
+        version = LabVersion(
+            lab=copy,
+            number=1,
+            source_sha256=latest.source_sha256,
+            student_sha256=latest.student_sha256,
+            max_score=latest.max_score,
+            cells=latest.cells,
+            warnings=latest.warnings,
+            created_by=actor,
+        )
+        version.source.save("source.ipynb", ContentFile(source), save=False)
+        version.student.save("student.ipynb", ContentFile(student), save=False)
+        version.save()
+        for name, sha256, size, content in data:
+            item = LabDataFile(lab=copy, name=name, sha256=sha256, size=size)
+            item.file.save(name, ContentFile(content), save=False)
+            item.save()
+        audit(
+            actor,
+            "lab.copy",
+            copy,
+            source_lab=lab.pk,
+            source_run=lab.run_id,
+            source_version=latest.number,
+            data_files=len(data),
+        )
+    return copy
 
 
 def lab_data_file_add(*, actor: User, lab: Lab, name: str, content: bytes) -> LabDataFile:

@@ -68,6 +68,28 @@ def poll_grading_jobs() -> int:
     return cluster_grading.poll()
 
 
+@shared_task(
+    bind=True,
+    autoretry_for=RETRY_ON,
+    retry_backoff=2,
+    retry_backoff_max=120,
+    retry_jitter=True,
+    max_retries=MAX_RETRIES,
+)
+def check_version(self, check_id: int) -> str:  # type: ignore[no-untyped-def]
+    """ "Test this version": grade the source's solution and the student version."""
+    try:
+        check = services.version_check_execute(check_id=check_id)
+    except RETRY_ON as exc:
+        if self.request.retries >= MAX_RETRIES:
+            services.version_check_fail(
+                check_id=check_id, reason=f"grading infrastructure failed: {exc}"
+            )
+            return "failed"
+        raise
+    return check.status if check is not None else "missing"
+
+
 @shared_task
 def sweep_grading_queue() -> int:
     """Beat: send messages again for tickets left without one (the queue stood still)."""

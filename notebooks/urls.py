@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import gradebook, labs, manual_grading, submissions
+from .views import authoring, gradebook, labs, manual_grading, submissions
 
 urlpatterns = [
     path("labs/", labs.lab_list, name="lab-list"),
@@ -10,6 +10,23 @@ urlpatterns = [
     path("labs/<int:pk>/", labs.lab_detail, name="lab-detail"),
     path("labs/<int:pk>/edit/", labs.lab_edit, name="lab-edit"),
     path("labs/<int:pk>/versions/", labs.lab_version_upload, name="lab-version-upload"),
+    path(
+        "labs/<int:pk>/versions/<int:number>/",
+        authoring.version_detail,
+        name="lab-version-detail",
+    ),
+    path(
+        "labs/<int:pk>/versions/<int:number>/check/",
+        authoring.version_check,
+        name="lab-version-check",
+    ),
+    path(
+        "labs/<int:pk>/versions/<int:number>/check/card/",
+        authoring.version_check_card,
+        name="lab-version-check-card",
+    ),
+    path("labs/library/", authoring.library, name="lab-library"),
+    path("labs/<int:pk>/copy/", authoring.lab_copy, name="lab-copy"),
     path(
         "labs/<int:pk>/versions/<int:number>/preview/",
         labs.lab_version_preview,

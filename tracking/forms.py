@@ -13,7 +13,7 @@ from academy.models import Cohort, Institution
 from courses.models import Course, CourseRun
 from programmes.models import Programme
 
-from .models import EnrolmentSnapshot, InstitutionPolicy
+from .models import CohortSummary, InstitutionPolicy
 from .selectors import Filters
 
 MAX_DAYS = 2 * 366  # the longest period the trends cover
@@ -48,7 +48,8 @@ class DashboardFilterForm(forms.Form):
     def __init__(self, *args: Any, institution: Institution, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.institution = institution
-        runs = EnrolmentSnapshot.objects.filter(institution=institution).values("run")
+        # The runs the institution's people are enrolled in, from the summaries (small rows).
+        runs = CohortSummary.objects.filter(institution=institution).values("run")
         fields = self.fields
         fields["cohort"].queryset = Cohort.objects.filter(institution=institution).order_by(  # type: ignore[attr-defined]
             "-intake_year", "name"

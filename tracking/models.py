@@ -130,6 +130,47 @@ class EnrolmentSnapshot(models.Model):
         return f"snapshot of {self.enrolment_id}"
 
 
+class CohortSummary(models.Model):
+    """The snapshots of one (institution, cohort, run) added up, so that the dashboard reads a
+    few hundred small rows instead of aggregating every snapshot per request.  ``cohort`` is
+    None for the institution's enrolments without a cohort.  Never edited: the rows of an
+    (institution, run) are recomputed from its snapshots (``services.summarise``) whenever the
+    snapshot engine writes those snapshots, under the roll-up's lock, and after the commit of a
+    deletion that takes snapshots with it."""
+
+    institution = models.ForeignKey(Institution, on_delete=models.CASCADE, related_name="+")
+    cohort = models.ForeignKey(
+        Cohort, null=True, blank=True, on_delete=models.CASCADE, related_name="+"
+    )
+    run = models.ForeignKey(CourseRun, on_delete=models.CASCADE, related_name="+")
+    enrolments = models.PositiveIntegerField(default=0)
+    active = models.PositiveIntegerField(default=0)
+    started = models.PositiveIntegerField(default=0)  # active, completed or withdrawn
+    completed = models.PositiveIntegerField(default=0)
+    finished = models.PositiveIntegerField(default=0)  # with a final result (passed not None)
+    passed = models.PositiveIntegerField(default=0)
+    graded = models.PositiveIntegerField(default=0)  # with a grade
+    grade_sum = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    last_activity_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["institution", "run", "cohort"],
+                condition=models.Q(cohort__isnull=False),
+                name="cohortsummary_unique",
+            ),
+            models.UniqueConstraint(
+                fields=["institution", "run"],
+                condition=models.Q(cohort__isnull=True),
+                name="cohortsummary_unique_without_cohort",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.institution_id}/{self.cohort_id}/{self.run_id}: {self.enrolments}"
+
+
 class InstitutionPolicy(models.Model):
     """An institution's thresholds for the at-risk list (defaults when it has no row)."""
 

@@ -5,10 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from django.db.models.signals import post_delete, post_save
+from django.db.models.signals import post_delete, post_save, pre_delete
 from django.dispatch import receiver
 
-from academy.models import Membership, User
+from academy.models import Cohort, Membership, User
 from courses.models import (
     CourseRun,
     Enrolment,
@@ -22,6 +22,7 @@ from notebooks.models import Extension, Lab, Submission
 from notebooks.sessions.models import GpuUsage
 
 from . import services
+from .models import EnrolmentSnapshot
 
 
 @receiver(learning_event, dispatch_uid="tracking-learning-event")
@@ -59,6 +60,22 @@ def enrolment_saved(
     if _changes(created, update_fields, ENROLMENT_FIELDS):
         services.refresh_after_commit(enrolments=[instance.pk])
     # (a deleted enrolment takes its snapshot with it: the foreign key cascades)
+
+
+@receiver(post_delete, sender=EnrolmentSnapshot, dispatch_uid="tracking-snapshot-delete")
+def snapshot_deleted(sender: type, instance: EnrolmentSnapshot, **kwargs: Any) -> None:
+    # An enrolment, run or person deleted takes snapshots with it: their summaries follow.
+    if instance.institution_id is not None:
+        services.refresh_after_commit(summaries=[(instance.institution_id, instance.run_id)])
+
+
+@receiver(pre_delete, sender=Cohort, dispatch_uid="tracking-cohort-delete")
+def cohort_deleted(sender: type, instance: Cohort, **kwargs: Any) -> None:
+    # Its enrolments lose their cohort without a save (SET_NULL): their attribution and the
+    # institution's summaries change.  Read now, while they still name it.
+    services.refresh_after_commit(
+        enrolments=Enrolment.objects.filter(cohort=instance).values_list("id", flat=True)
+    )
 
 
 @receiver(post_save, sender=Submission, dispatch_uid="tracking-submission")

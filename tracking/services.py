@@ -7,7 +7,14 @@ touch; a snapshot is recomputed from the results whenever asked.
 - ``roll_up`` (every 5 minutes), ``rebuild_rollups``, ``purge_events`` (daily);
 - ``refresh_enrolments(ids)`` (a constant number of queries per batch), ``refresh_all``
   (nightly: runs under way or ended in the last 30 days), ``refresh_everything``;
-- ``refresh_after_commit``: what the receivers call; ONE refresh task per transaction.
+- ``refresh_after_commit``: what the receivers call; ONE refresh task per transaction;
+- ``summarise`` / ``rebuild_summaries``: the per-cohort sums the dashboard reads
+  (``CohortSummary``), recomputed for the (institution, run) pairs whose snapshots the two
+  writers above (the refresh and the roll-up) just wrote, in the same transaction.
+
+Lock order: every writer of snapshots and summaries first locks the roll-up cursor row, so that
+a summary is always computed after every other writer's snapshots have committed (and no two
+writers wait on each other's rows).
 """
 
 from __future__ import annotations
@@ -23,7 +30,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
 from django.db.models import Count, F, Max, Min, Q, QuerySet, Sum
-from django.db.models.functions import TruncDate
+from django.db.models.functions import Coalesce, TruncDate
 from django.utils import timezone
 
 from academy.jobs import send
@@ -50,6 +57,7 @@ from notebooks.sessions.models import GpuUsage
 
 from . import rules
 from .models import (
+    CohortSummary,
     DailyActivity,
     EnrolmentSnapshot,
     EventKind,
@@ -58,6 +66,7 @@ from .models import (
 )
 
 REFRESH_TASK = "tracking.tasks.refresh_enrolments"
+SUMMARISE_TASK = "tracking.tasks.summarise"
 SNAPSHOT_BATCH = 500  # enrolments per batch of a snapshot refresh (a constant number of queries)
 ROLLUP_SLICE = 50_000  # event ids folded per transaction of the roll-up
 ROLLUP_USERS = 1_000  # people per recompute query of one day
@@ -224,7 +233,8 @@ def _fold(start: int, upper: int) -> int:
 
 
 def _follow_activity(rows: list[DailyActivity]) -> None:
-    """Move the touched enrolments' ``last_activity_at`` forward (never back)."""
+    """Move the touched enrolments' ``last_activity_at`` forward (never back), and their
+    summaries' with them."""
     latest: dict[tuple[int, int], datetime] = {}
     for row in rows:
         key = (row.user_id, row.run_id)
@@ -235,7 +245,7 @@ def _follow_activity(rows: list[DailyActivity]) -> None:
     for chunk in _batches(people, SNAPSHOT_BATCH):
         changed = []
         for snapshot in EnrolmentSnapshot.objects.filter(user_id__in=chunk, run_id__in=runs).only(
-            "id", "user_id", "run_id", "last_activity_at"
+            "id", "user_id", "run_id", "institution_id", "last_activity_at"
         ):
             moment = latest.get((snapshot.user_id, snapshot.run_id))
             if moment is not None and (
@@ -244,6 +254,8 @@ def _follow_activity(rows: list[DailyActivity]) -> None:
                 snapshot.last_activity_at = moment
                 changed.append(snapshot)
         EnrolmentSnapshot.objects.bulk_update(changed, ["last_activity_at"], batch_size=500)
+        # (the roll-up holds the cursor lock: the summaries' last activity follows at once)
+        _summarise({(s.institution_id, s.run_id) for s in changed if s.institution_id})
 
 
 def purge_events(*, now: datetime | None = None) -> int:
@@ -270,7 +282,9 @@ def refresh_enrolments(
     now = now or timezone.now()
     written = 0
     for chunk in _batches(ids, batch_size):
-        written += _refresh_batch(chunk, now)
+        with transaction.atomic():
+            _lock()
+            written += _refresh_batch(chunk, now)
     return written
 
 
@@ -321,12 +335,17 @@ SNAPSHOT_FIELDS = [
 
 
 def _refresh_batch(ids: list[int], now: datetime) -> int:
-    """Twelve queries whatever the batch holds: enrolments, runs, categories, labs, lesson
-    totals, completions, latest submissions, extensions, GPU usage, daily activity,
-    memberships, and the upsert."""
+    """Fifteen queries whatever the batch holds: enrolments (with the institution their
+    snapshot had), runs, categories, labs, lesson totals, completions, latest submissions,
+    extensions, GPU usage, daily activity, memberships, the upsert, and the summaries of the
+    (institution, run) pairs before and after (``_summarise``: three; none when nobody in the
+    batch is attributed to an institution)."""
     enrolments = list(
         Enrolment.objects.filter(pk__in=ids)
-        .annotate(cohort_institution_id=F("cohort__institution_id"))
+        .annotate(
+            cohort_institution_id=F("cohort__institution_id"),
+            was_institution_id=F("snapshot__institution_id"),
+        )
         .only("id", "user_id", "run_id", "state", "cohort_id", "state_changed_at")
         .order_by("id")
     )
@@ -443,6 +462,11 @@ def _refresh_batch(ids: list[int], now: datetime) -> int:
         unique_fields=["enrolment"],
         update_fields=SNAPSHOT_FIELDS,
     )
+    # An enrolment may have moved to another cohort or institution: both pairs change.
+    _summarise(
+        {(s.institution_id, s.run_id) for s in snapshots}
+        | {(e.was_institution_id, e.run_id) for e in enrolments}  # type: ignore[attr-defined]
+    )
     return len(snapshots)
 
 
@@ -456,6 +480,88 @@ def _trend(cells: list[GradebookCell]) -> Decimal | None:
         return None
     earlier = sum(graded[:-1], Decimal(0)) / (len(graded) - 1)
     return (graded[-1] - earlier).quantize(TWO_PLACES, ROUND_HALF_UP)
+
+
+# ---------------------------------------------------------------------------- summaries
+
+
+def _lock() -> None:
+    """Lock the roll-up cursor row until the transaction ends (see the module's lock order)."""
+    RollupCursor.objects.select_for_update().get_or_create(pk=CURSOR_PK)
+
+
+def _summary_rows(snapshots: QuerySet[EnrolmentSnapshot]) -> Any:  # values() rows
+    return (
+        snapshots.order_by()
+        .values("institution_id", "cohort_id", "run_id")
+        .annotate(
+            enrolments=Count("pk"),
+            active=Count("pk", filter=Q(state=EnrolmentState.ACTIVE)),
+            started=Count("pk", filter=Q(state__in=STARTED_STATES)),
+            completed=Count("pk", filter=Q(state=EnrolmentState.COMPLETED)),
+            finished=Count("pk", filter=Q(passed__isnull=False)),
+            passed=Count("pk", filter=Q(passed=True)),
+            graded=Count("grade"),
+            grade_sum=Coalesce(Sum("grade"), Decimal(0)),
+            last_activity_at=Max("last_activity_at"),
+        )
+    )
+
+
+# The completion rate's denominator: enrolments that took a seat.
+STARTED_STATES = (EnrolmentState.ACTIVE, EnrolmentState.COMPLETED, EnrolmentState.WITHDRAWN)
+
+
+def _summarise(pairs: Iterable[tuple[int | None, int]]) -> int:
+    """Recompute the ``CohortSummary`` rows of these (institution, run) pairs from their
+    snapshots (three queries: the sums, the delete, the insert; none for no pairs).  The
+    caller holds the lock (``_lock``), in the transaction that wrote the snapshots."""
+    wanted = {(i, r) for i, r in pairs if i is not None}
+    if not wanted:
+        return 0
+    runs_of: dict[int, set[int]] = defaultdict(set)
+    for institution_id, run_id in wanted:
+        runs_of[institution_id].add(run_id)
+    runs = {r for _, r in wanted}
+    rows = [
+        CohortSummary(**row)
+        for row in _summary_rows(
+            EnrolmentSnapshot.objects.filter(institution_id__in=runs_of, run_id__in=runs)
+        )
+        if (row["institution_id"], row["run_id"]) in wanted
+    ]
+    gone = Q()
+    for institution_id, run_ids in runs_of.items():
+        gone |= Q(institution_id=institution_id, run_id__in=run_ids)
+    CohortSummary.objects.filter(gone).delete()
+    CohortSummary.objects.bulk_create(rows, batch_size=1000)
+    return len(rows)
+
+
+def summarise(pairs: Iterable[tuple[int, int]]) -> int:
+    """The summaries of these (institution, run) pairs, recomputed under the lock (after the
+    commit of a deletion that took snapshots with it); returns the rows written."""
+    with transaction.atomic():
+        _lock()
+        return _summarise(pairs)
+
+
+def rebuild_summaries(institution_ids: Iterable[int] | None = None) -> int:
+    """Every summary row of these institutions (all when None) from their snapshots: after a
+    cohort is deleted (its snapshots lose their cohort without a save), by
+    ``manage.py refresh_tracking``, and for generated data."""
+    with transaction.atomic():
+        _lock()
+        current = CohortSummary.objects.all()
+        snapshots = EnrolmentSnapshot.objects.filter(institution__isnull=False)
+        if institution_ids is not None:
+            ids = set(institution_ids)
+            current = current.filter(institution_id__in=ids)
+            snapshots = snapshots.filter(institution_id__in=ids)
+        current.delete()
+        rows = [CohortSummary(**row) for row in _summary_rows(snapshots)]
+        CohortSummary.objects.bulk_create(rows, batch_size=1000)
+        return len(rows)
 
 
 # ---------------------------------------------------------------------------- after commit
@@ -474,10 +580,12 @@ class _Touched:
         self.run_people: set[tuple[int, int]] = set()  # (run, person)
         self.people: set[int] = set()  # all their enrolments (attribution changed)
         self.runs: set[int] = set()  # every enrolment of the run (a lab or lesson changed)
+        self.summaries: set[tuple[int, int]] = set()  # (institution, run): snapshots deleted
 
     def __bool__(self) -> bool:
         return bool(
-            self.enrolments
+            self.summaries
+            or self.enrolments
             or self.lab_people
             or self.lesson_people
             or self.run_people
@@ -502,6 +610,7 @@ def refresh_after_commit(
     run_people: Iterable[tuple[int, int]] = (),
     people: Iterable[int] = (),
     runs: Iterable[int] = (),
+    summaries: Iterable[tuple[int, int]] = (),
 ) -> None:
     """Refresh the snapshots these changes touch once the current transaction commits,
     together with everything else the transaction touched: ONE task per transaction (a lab
@@ -517,6 +626,7 @@ def refresh_after_commit(
     pending.run_people.update(run_people)
     pending.people.update(people)
     pending.runs.update(runs)
+    pending.summaries.update(summaries)
     transaction.on_commit(lambda: _flush(connection))
 
 
@@ -526,10 +636,12 @@ def _flush(connection: BaseDatabaseWrapper) -> None:
         return
     setattr(connection, _PENDING, _Touched())
     ids = sorted(_enrolments_touched(pending))
+    # After the commit, outside any transaction: sent now (a broker outage is logged by
+    # ``send``; the nightly refresh catches up).
     if ids:
-        # After the commit, outside any transaction: sent now (a broker outage is logged by
-        # ``send``; the nightly refresh catches up).
         send(REFRESH_TASK, ids)
+    if pending.summaries:
+        send(SUMMARISE_TASK, sorted(pending.summaries))
 
 
 def _enrolments_touched(touched: _Touched) -> set[int]:

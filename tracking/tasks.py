@@ -15,6 +15,13 @@ def refresh_enrolments(enrolment_ids: list[int]) -> int:
 
 
 @shared_task(acks_late=True)
+def summarise(pairs: list[list[int]]) -> int:
+    """The dashboard's summaries of these (institution, run) pairs (sent after the commit of a
+    deletion that took snapshots with it)."""
+    return services.summarise((institution, run) for institution, run in pairs)
+
+
+@shared_task(acks_late=True)
 def refresh_all() -> int:
     """Nightly (the beat schedule): every enrolment of the runs under way or recently ended."""
     return services.refresh_all()

@@ -31,6 +31,8 @@ def _rejected(exc: services.NotebookRejected) -> ValidationError:
 
 class ReleaseSerializer(serializers.Serializer):
     version = serializers.IntegerField(required=False, min_value=1)
+    # Needed when the version's test did not pass (kept in the audit log).
+    override_reason = serializers.CharField(required=False, allow_blank=True, max_length=500)
 
 
 class FileUploadSerializer(serializers.Serializer):

@@ -143,13 +143,21 @@ class LabViewSet(viewsets.ModelViewSet):
         if payload is None:
             raise ValidationError({"non_field_errors": ['Send an object, e.g. {"version": 2}.']})
         given = payload.get("version", request.query_params.get("version"))
-        form = ReleaseSerializer(data={} if given in (None, "") else {"version": given})
+        data = {} if given in (None, "") else {"version": given}
+        if payload.get("override_reason") not in (None, ""):
+            data["override_reason"] = payload["override_reason"]
+        form = ReleaseSerializer(data=data)
         form.is_valid(raise_exception=True)
         number = form.validated_data.get("version")
         version = lab.versions.filter(number=number).first() if number else None
         if number and version is None:
             raise ValidationError({"version": ["No such version."]})
-        lab = services.lab_release(actor=authed_user(request), lab=lab, version=version)
+        lab = services.lab_release(
+            actor=authed_user(request),
+            lab=lab,
+            version=version,
+            override_reason=form.validated_data.get("override_reason", ""),
+        )
         return Response(LabSerializer(lab).data)
 
     @extend_schema(request=None, responses={202: RegradeSerializer})

@@ -26,6 +26,7 @@ server_state, progress: the Slurm job id is in the server state), ``start:server
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import time
@@ -352,6 +353,23 @@ class HubClient:
             "PUT",
             self._contents(user, server_name, path),
             json={"type": "notebook", "format": "json", "content": nb},
+        )
+        return r.json()
+
+    def add_binary_file(
+        self, user: str, server_name: str, path: str, content: bytes
+    ) -> dict[str, Any]:
+        """Write any file (a lab's data file) into the server at ``path``, whose folder must
+        exist (``add_file`` of the notebook beside it creates it).  Sent base64-encoded, whole:
+        data files are capped at upload."""
+        r = self._server_call(
+            "PUT",
+            self._contents(user, server_name, path),
+            json={
+                "type": "file",
+                "format": "base64",
+                "content": base64.b64encode(content).decode("ascii"),
+            },
         )
         return r.json()
 

@@ -1,6 +1,7 @@
-# Kernel-side code of the sandbox. NOT imported by the grader: its text is fed to the
-# sandboxed interpreter on stdin and run as ``__main__`` (so no module of ours is importable
-# or named in sys.modules). It starts an IPython kernel whose do_execute, for requests that
+# Kernel-side code of the sandbox. NOT imported by the grader: its text, followed by
+# _forkserver_main.py's, is fed to the kernel fork server's interpreter on stdin and run as
+# ``__main__`` (so no module of ours is importable or named in sys.modules); every kernel is
+# forked from that server. It starts an IPython kernel whose do_execute, for requests that
 # carry the check key in their metadata (test cells), first puts back every hook and helper
 # that student code could have replaced (IPython's input/AST transformers, traceback display,
 # custom exception handlers, display hooks, sys.stdout/stderr, builtins, tracers, methods of
@@ -17,6 +18,7 @@ import types
 
 from ipykernel.ipkernel import IPythonKernel
 from ipykernel.kernelapp import IPKernelApp
+from traitlets.config import Config
 
 _CHECK_KEY = "x-check"
 _PRELOAD = ("unittest", "unittest.case", "math", "numpy", "numpy.testing", "pandas.testing")
@@ -387,5 +389,27 @@ class LabKernel(IPythonKernel):
         return reply
 
 
-if __name__ == "__main__":
-    IPKernelApp.launch_instance(kernel_class=LabKernel)
+class LabKernelApp(IPKernelApp):
+    """The kernel application, configured by the grader rather than by a command line."""
+
+    lab_config: dict | None = None
+
+    def parse_command_line(self, argv=None):
+        # Building traitlets' parser for every option of every class costs more CPU than the
+        # rest of the configuration; the grader's few settings come ready-made instead.
+        self.argv = list(argv or [])
+        self.cli_config = Config(self.lab_config or {})
+        self.update_config(self.cli_config)
+        self.extra_args = []
+
+
+def start_kernel(connection_file, config, ready):
+    """Initialise the kernel (its sockets bound), call ``ready()``, then serve until killed.
+
+    Called by the fork server's text, which follows this one, in a freshly forked process;
+    ``config`` is traitlets configuration ({"HistoryManager": {"enabled": False}}, ...)."""
+    LabKernelApp.lab_config = {"IPKernelApp": {"connection_file": connection_file}, **config}
+    app = LabKernelApp.instance(kernel_class=LabKernel)
+    app.initialize([])
+    ready()
+    app.start()

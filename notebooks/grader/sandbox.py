@@ -30,6 +30,7 @@ import logging
 import os
 import platform
 import secrets
+import select
 import shutil
 import signal
 import subprocess
@@ -43,6 +44,8 @@ from typing import TYPE_CHECKING, Any
 
 import zmq
 from jupyter_client.blocking import BlockingKernelClient
+
+from . import forkserver
 
 if TYPE_CHECKING:
     from jupyter_client.connect import KernelConnectionInfo
@@ -134,221 +137,30 @@ class SandboxError(RuntimeError):
     pass
 
 
-# --- the bootstrap (runs in the child before exec; as root it builds the sandbox) -----------
-# Without root (cfg["root"] is None) it only lowers rlimits and execs the kernel. As root:
-#   P (this process, still in the grader's PID namespace) joins the grading's cgroup, unshares
-#   mount, PID, IPC, network and UTS namespaces and forks
-#   C, PID 1 of the new PID namespace: builds a fresh root (a read-only tmpfs holding read-only
-#   binds of the allow-listed paths, a synthesised /etc, a minimal /dev, a new /proc, and one
-#   size-capped tmpfs for everything writable), pivots into it and forks
-#   K, which lowers rlimits, drops to the sandbox uid and execs the kernel.
-# C relays SIGINT to K, reaps orphans and exits like K; when C dies the kernel kills every
-# process of the namespace, and the namespaces (IPC objects, tmpfs contents) go with them.
-# P relays signals to C and exits like it, so the grader sees the kernel's exit status.
-_BOOT = r"""
-import ctypes, fcntl, json, os, resource, signal, socket, struct, sys
-cfg = json.loads(sys.stdin.readline())
-code = sys.stdin.read()
-libc = ctypes.CDLL(None, use_errno=True)
-status = cfg["status_fd"]
-def say(**kw):
-    os.write(status, (json.dumps(kw) + "\n").encode())
-def check(rc, what):
-    if rc != 0:
-        e = ctypes.get_errno()
-        raise OSError(e, "%s: %s" % (what, os.strerror(e)))
-def mount(src, dst, fstype=None, flags=0, data=None):
-    check(libc.mount(src and src.encode(), dst.encode(), fstype and fstype.encode(),
-                     ctypes.c_ulong(flags), data and data.encode()), "mount " + dst)
-RDONLY, NOSUID, NODEV, NOEXEC, REMOUNT, BIND, REC, PRIVATE = 1, 2, 4, 8, 32, 4096, 16384, 1 << 18
-def seccomp():
-    # What the namespaces do not cover, denied with libseccomp (through ctypes): new user
-    # namespaces (capabilities over new mounts, more kernel to attack) and the kernel keyrings
-    # (they belong to the uid, so a key would outlive the grading). clone3 answers ENOSYS so
-    # that libc falls back to clone, whose flags a filter can inspect. False: no libseccomp.
-    try:
-        sc = ctypes.CDLL("libseccomp.so.2", use_errno=True)
-    except OSError:
-        return False
-    class Cmp(ctypes.Structure):
-        _fields_ = [("arg", ctypes.c_uint), ("op", ctypes.c_int),
-                    ("a", ctypes.c_uint64), ("b", ctypes.c_uint64)]
-    sc.seccomp_init.restype = ctypes.c_void_p
-    sc.seccomp_init.argtypes = [ctypes.c_uint32]
-    sc.seccomp_syscall_resolve_name.argtypes = [ctypes.c_char_p]
-    sc.seccomp_rule_add_array.argtypes = [ctypes.c_void_p, ctypes.c_uint32, ctypes.c_int,
-                                          ctypes.c_uint, ctypes.POINTER(Cmp)]
-    sc.seccomp_load.argtypes = [ctypes.c_void_p]
-    sc.seccomp_release.argtypes = [ctypes.c_void_p]
-    allow, eperm, enosys = 0x7FFF0000, 0x00050000 | 1, 0x00050000 | 38
-    newuser = Cmp(0, 7, 0x10000000, 0x10000000)  # SCMP_CMP_MASKED_EQ: arg0 has CLONE_NEWUSER
-    ctx = sc.seccomp_init(allow)
-    if not ctx:
-        raise OSError("seccomp_init failed")
-    for name, action, cmp in (("unshare", eperm, newuser), ("clone", eperm, newuser),
-                              ("clone3", enosys, None), ("add_key", enosys, None),
-                              ("request_key", enosys, None), ("keyctl", enosys, None)):
-        nr = sc.seccomp_syscall_resolve_name(name.encode())
-        if nr < 0:
-            continue  # not a system call on this machine
-        rc = sc.seccomp_rule_add_array(ctx, action, nr, 1 if cmp else 0,
-                                       ctypes.byref(cmp) if cmp else None)
-        if rc < 0:
-            raise OSError(-rc, "seccomp rule for " + name)
-    rc = sc.seccomp_load(ctx)
-    sc.seccomp_release(ctx)
-    if rc < 0:
-        raise OSError(-rc, "seccomp_load")
-    return True
-def kernel():
-    for name, value in cfg["rlimits"].items():
-        resource.setrlimit(getattr(resource, name), (value, value))
-    libc.prctl(38, 1, 0, 0, 0)  # PR_SET_NO_NEW_PRIVS
-    if cfg["uid"] is not None:
-        # The OOM killer takes the student's processes before the relays (and the host's).
-        with open("/proc/self/oom_score_adj", "w") as f:
-            f.write("500")
-        os.setgroups([])
-        os.setgid(cfg["uid"])
-        os.setuid(cfg["uid"])
-    filtered = seccomp()
-    os.chdir(cfg["cwd"])
-    os.umask(0o077)
-    r, w = os.pipe()
-    os.write(w, code.encode())
-    os.close(w)
-    os.dup2(r, 0)
-    os.close(r)
-    say(uid=cfg["uid"] is not None, seccomp=filtered)
-    os.close(status)
-    os.execve(cfg["python"], cfg["argv"], cfg["env"])
-def exit_like(st):
-    os._exit(os.WEXITSTATUS(st) if os.WIFEXITED(st) else 128 + os.WTERMSIG(st))
-def build_root(R):
-    new = R["stage"]
-    mount(None, "/", None, REC | PRIVATE)
-    mount("tmpfs", new, "tmpfs", NOSUID | NODEV, "mode=755,size=4m")
-    w = new + "/.w"
-    os.mkdir(w)
-    mount("tmpfs", w, "tmpfs", NOSUID | NODEV, "mode=755,size=%d" % R["disk_bytes"])
-    uid = cfg["uid"]
-    for name, mode, owned in (("home", 0o700, True), ("tmp", 0o1777, False),
-                              ("shm", 0o1777, False), ("kernel", 0o700, True)):
-        os.mkdir(w + "/" + name)
-        os.chmod(w + "/" + name, mode)
-        if owned:
-            os.chown(w + "/" + name, uid, uid)
-    with open(w + "/kernel/kernel.json", "w") as f:
-        f.write(R["connection"])
-    os.chown(w + "/kernel/kernel.json", uid, uid)
-    def bind(src, dst, ro=True, rec=True):
-        if os.path.isdir(src) and not os.path.islink(src):
-            os.makedirs(new + dst, exist_ok=True)
-        else:
-            os.makedirs(os.path.dirname(new + dst), exist_ok=True)
-            open(new + dst, "a").close()
-        mount(src, new + dst, None, BIND | (REC if rec else 0))
-        if ro:
-            mount(None, new + dst, None, REMOUNT | BIND | RDONLY | NOSUID | NODEV)
-    # The writable places first, then the allow-list: an allowed path that lies under one of them
-    # (a checkout and its venv under /tmp, say) is bound on top, read-only, instead of hidden.
-    for src, dst in (("home", "/home/jovyan"), ("tmp", "/tmp"), ("tmp", "/var/tmp"),
-                     ("shm", "/dev/shm"), ("kernel", "/run/kernel")):
-        bind(w + "/" + src, dst, ro=False, rec=False)
-    for kind, path, target in R["paths"]:
-        if kind == "link":
-            os.makedirs(os.path.dirname(new + path), exist_ok=True)
-            os.symlink(target, new + path)
-        else:
-            bind(path, path)
-    os.makedirs(new + "/etc", exist_ok=True)
-    for name, text in R["etc"].items():
-        with open(new + "/etc/" + name, "w") as f:
-            f.write(text)
-    for dev in ("null", "zero", "full", "random", "urandom"):
-        bind("/dev/" + dev, "/dev/" + dev, ro=False, rec=False)
-    for dev in R.get("devices", []):
-        bind(dev, "/dev/" + os.path.basename(dev), ro=False, rec=False)
-    for name, target in (("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"),
-                         ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2")):
-        os.symlink(target, new + "/dev/" + name)
-    check(libc.umount2((w).encode(), 2), "umount scratch")  # MNT_DETACH: the binds keep it
-    os.rmdir(w)
-    os.makedirs(new + "/proc")
-    mount("proc", new + "/proc", "proc", NOSUID | NODEV | NOEXEC, "hidepid=2")  # not even PID 1
-    os.chdir(new)
-    if R["pivot_root"] is not None:
-        check(libc.syscall(R["pivot_root"], b".", b"."), "pivot_root")
-        check(libc.umount2(b".", 2), "umount old root")
-    else:
-        os.chroot(".")
-    os.chdir("/")
-    mount(None, "/", None, REMOUNT | BIND | RDONLY | NOSUID | NODEV)
-def network():
-    try:
-        socket.sethostname("jupyter")
-        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-        ifreq = fcntl.ioctl(s, 0x8913, struct.pack("16sh22x", b"lo", 0))  # SIOCGIFFLAGS
-        flags = struct.unpack("16sh", ifreq[:18])[1]
-        fcntl.ioctl(s, 0x8914, struct.pack("16sh22x", b"lo", flags | 1))
-        s.close()
-        return True
-    except OSError as exc:
-        say(netns_error=str(exc))
-        return False
-R = cfg["root"]
-if R is None:
-    kernel()
-# SIGKILL when the grader's thread that started us dies (a crashed worker leaves no kernel);
-# C has the same tie to us, and the namespace dies with C.
-libc.prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG
-if os.getppid() != cfg["grader_pid"]:
-    os._exit(70)
-try:
-    for procs in R["cgroup_procs"]:
-        with open(procs, "w") as f:
-            f.write(str(os.getpid()))
-    os.unshare(os.CLONE_NEWNS | os.CLONE_NEWPID | os.CLONE_NEWIPC | os.CLONE_NEWNET
-               | os.CLONE_NEWUTS)
-except OSError as exc:
-    say(error="sandbox set-up failed: cgroup or namespaces: %s" % exc)
-    os._exit(70)
-init = os.fork()
-if init:
-    def relay(sig, frame):
-        os.kill(init, sig)
-    for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-        signal.signal(sig, relay)
-    say(init_pid=init)
-    os.close(status)
-    while True:
-        pid, st = os.waitpid(init, 0)
-        if pid == init:
-            exit_like(st)
-try:
-    libc.prctl(1, 9, 0, 0, 0)  # PR_SET_PDEATHSIG: SIGKILL when the relay goes
-    build_root(R)
-    netns = network()
-except BaseException as exc:
-    say(error="sandbox set-up failed: %s" % exc)
-    os._exit(70)
-kid = os.fork()
-if kid == 0:
-    kernel()
-def relay(sig, frame):
-    os.kill(kid, sig)
-for sig in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
-    signal.signal(sig, relay)
-say(mountns=True, pidns=True, ipcns=True, netns=netns, allow_list=True)
-os.close(status)
-os.close(0)
-while True:
-    pid, st = os.waitpid(-1, 0)
-    if pid == kid:
-        exit_like(st)
-"""
+# The environment variables that act when an interpreter starts (the fork server's start is
+# the kernel's): its server is chosen by them. The per-kernel folders are set after the fork.
+_PER_KERNEL_ENV = frozenset({"HOME", "TMPDIR", "IPYTHONDIR", "JUPYTER_RUNTIME_DIR"})
 
-_KERNEL_CODE = (Path(__file__).with_name("_kernel_main.py")).read_text()
+
+def _server_env(env: Mapping[str, str]) -> dict[str, str]:
+    return {k: v for k, v in env.items() if k not in _PER_KERNEL_ENV}
+
+
+def _read_to_eof(fd: int, deadline: float) -> bytes:
+    """What the kernel's processes report on their status pipe, until all have closed it."""
+    chunks = []
+    try:
+        while (left := deadline - time.monotonic()) > 0:
+            ready, _, _ = select.select([fd], [], [], left)
+            if not ready:
+                break
+            chunk = os.read(fd, 1 << 16)
+            if not chunk:
+                break
+            chunks.append(chunk)
+    finally:
+        os.close(fd)
+    return b"".join(chunks)
 
 
 # pivot_root has no libc wrapper; other machines fall back to chroot (the uid cannot undo it).
@@ -458,8 +270,15 @@ class _Cgroup:
         return []
 
 
+_swept: dict[Path, float] = {}
+
+
 def _sweep(parent: Path) -> None:
-    """Remove empty cgroups left by worker processes that have died."""
+    """Remove empty cgroups left by worker processes that have died (once a minute at most)."""
+    now, last = time.monotonic(), _swept.get(parent)
+    if last is not None and now - last < 60.0:
+        return
+    _swept[parent] = now
     for d in parent.iterdir():
         owner = d.name.partition("-")[0]
         if not d.is_dir() or not owner.isdigit() or Path(f"/proc/{owner}").exists():
@@ -468,10 +287,14 @@ def _sweep(parent: Path) -> None:
             d.rmdir()
 
 
+_BUSY = b"busy"
+
+
 class _UidSlot:
     """Exclusive use of one sandbox uid across processes (an flock on a root-only file)."""
 
     uid: int
+    unclean: bool
     _fd: int | None
 
     def __init__(self, limits: Limits):
@@ -486,11 +309,17 @@ class _UidSlot:
                 os.close(fd)
                 continue
             self.uid, self._fd = uid, fd
+            # The file says "busy" from here until a clean release. Found so, its last holder
+            # ended without cleaning up (a worker that crashed): its processes may remain.
+            self.unclean = os.pread(fd, len(_BUSY), 0) == _BUSY
+            os.pwrite(fd, _BUSY, 0)
             return
         raise SandboxError("all sandbox uids are busy; raise Limits.uid_count")
 
     def release(self) -> None:
+        """Unlock the uid, known to have no process left."""
         if self._fd is not None:
+            os.ftruncate(self._fd, 0)
             os.close(self._fd)
             self._fd = None
 
@@ -570,6 +399,16 @@ def kill_session(sid: int, deadline: float = 5.0) -> list[int]:
         time.sleep(0.05)
 
 
+def _first_link(path: str) -> str | None:
+    """The first component of ``path`` (absolute) that is a symbolic link, if one is."""
+    current = ""
+    for part in PurePosixPath(os.path.abspath(path)).parts[1:]:
+        current += "/" + part
+        if os.path.islink(current):
+            return current
+    return None
+
+
 def _text_size(content: dict) -> int:
     if "text" in content:
         return len(content["text"])
@@ -588,7 +427,7 @@ class Sandbox:
     def __init__(self, limits: Limits | None = None):
         self.limits = limits or Limits()
         self.isolation: dict[str, Any] = {}
-        self.proc: subprocess.Popen | None = None
+        self.proc: forkserver.KernelProcess | None = None
         self.kc: BlockingKernelClient | None = None
         self._slot: _UidSlot | None = None
         self._cgroup: _Cgroup | None = None
@@ -611,7 +450,8 @@ class Sandbox:
             if root:
                 self._slot = _UidSlot(lim)
                 self.uid = self._slot.uid
-                kill_uid(self.uid, lim.python)  # leftovers of a crashed worker
+                if self._slot.unclean:
+                    kill_uid(self.uid, lim.python)  # leftovers of a crashed worker
             # As root this is only the (empty, root-only) mount point of the new root; without
             # root it holds the working folder and the kernel's runtime files.
             self.base = Path(tempfile.mkdtemp(dir=lim.tmp_root))
@@ -696,45 +536,30 @@ class Sandbox:
         }
         if root:
             rlimits["RLIMIT_NPROC"] = lim.nproc
-        status_r, status_w = os.pipe()
         conn = "/run/kernel/kernel.json" if root else str(conn_file)
+        env = self._env()
         cfg = {
             "rlimits": rlimits,
             "uid": self.uid,
             "cwd": "/home/jovyan" if root else str(self.workdir),
-            "python": lim.python,
+            # No exec happens (the kernel is forked): this is what its sys.argv says, as when
+            # it was started by ``python -c ... -f <connection file>``.
+            "argv": ["-c", "-f", conn],
+            "connection_file": conn,
             # No IPython history: its database and saving thread would be one more thing
             # student code could exhaust (a thread, files, disk) before a test cell runs.
-            "argv": [
-                lim.python,
-                "-s",
-                "-c",
-                "import sys;exec(compile(sys.stdin.read(),'<kernel>','exec'))",
-                "-f",
-                conn,
-                "--HistoryManager.enabled=False",
-            ],
-            "env": self._env(),
-            "status_fd": status_w,
-            "grader_pid": os.getpid(),
+            "config": {"HistoryManager": {"enabled": False}},
+            "env": env,
             "root": self._root_plan(info) if root else None,
         }
-        self.proc = subprocess.Popen(
-            [lim.python, "-I", "-S", "-c", _BOOT],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-            env={},
-            cwd="/",
-            start_new_session=True,
-            pass_fds=(status_w,),
-        )
-        os.close(status_w)
-        assert self.proc.stdin is not None
-        self.proc.stdin.write((json.dumps(cfg) + "\n" + _KERNEL_CODE).encode())
-        self.proc.stdin.close()
-        with os.fdopen(status_r, "rb") as f:
-            raw = f.read()
+        deadline = time.monotonic() + lim.startup_timeout
+        try:
+            self.proc, status_r = forkserver.spawn(
+                lim.python, _server_env(env), cfg, timeout=lim.startup_timeout
+            )
+        except forkserver.ForkServerError as exc:
+            raise SandboxError(str(exc)) from exc
+        raw = _read_to_eof(status_r, deadline)
         report: dict[str, Any] = {}
         for line in raw.splitlines():
             with contextlib.suppress(ValueError):
@@ -746,6 +571,11 @@ class Sandbox:
         if "error" in report or not report.get("uid") and root or not raw:
             code = self.proc.wait(5)
             raise SandboxError(report.get("error") or f"the sandbox did not start (exit {code})")
+        if "listening" not in report:
+            if self.proc.poll() is None:
+                raise SandboxError("the kernel did not start in time")
+            why = report.get("kernel_error") or f"exit {self.proc.returncode}"
+            raise SandboxError(f"the kernel exited at start-up ({why})")
         self.isolation = {
             "uid": bool(report.get("uid")),
             "netns": bool(report.get("netns")),
@@ -756,6 +586,7 @@ class Sandbox:
             "seccomp": bool(report.get("seccomp")),
             "cgroup": self._cgroup.version if self._cgroup else False,
             "rlimits": sorted(rlimits),
+            "forked": True,  # from the kernel fork server (forkserver.py): the only way
         }
         if self._cgroup_error:
             self.isolation["cgroup_error"] = self._cgroup_error
@@ -790,6 +621,17 @@ class Sandbox:
                 continue
             kept.append(path)
         paths += [("bind", p, p) for p in kept]
+
+        def bound(path: str) -> bool:
+            return any(path == k or path.startswith(k.rstrip("/") + "/") for k in kept)
+
+        # A path reached through a symbolic link (a venv at /opt/venv -> /srv/venvs/3.12, say)
+        # is bound at its real place; the link is made too, so that the path the kernel knows
+        # (sys.executable, sys.prefix, sys.path) exists inside.
+        made = {path for _kind, path, _target in paths}
+        for link in sorted({link for p in wanted if (link := _first_link(p)) is not None}):
+            if link not in made and not bound(link) and bound(os.path.realpath(link)):
+                paths.append(("link", link, os.path.realpath(link)))
         uid = self.uid
         etc = {
             "passwd": "root:x:0:0:root:/root:/usr/sbin/nologin\n"
@@ -821,32 +663,29 @@ class Sandbox:
         self.kc = kc
 
     def _wait_ready(self) -> None:
+        """The kernel listens (it said so): wait until our IOPub subscription has reached it,
+        so that no output of the first cell is lost. ipykernel's IOPub greets each new
+        subscriber (``iopub_welcome``); a kernel that does not is subscribed once we see the
+        status of a request of ours. The kernel takes its pristine snapshot when the first
+        request runs (before any of its code): no warm-up request is needed."""
         assert self.kc is not None and self.proc is not None
         end = time.monotonic() + self.limits.startup_timeout
+        msg_id = None
         while time.monotonic() < end:
             if self.proc.poll() is not None:
                 raise SandboxError(f"the kernel exited at start-up (code {self.proc.returncode})")
-            msg_id = self.kc.kernel_info()
-            step_end = time.monotonic() + 1.0
+            step_end = time.monotonic() + 0.5
             while time.monotonic() < step_end:
                 try:
-                    msg = self.kc.iopub_channel.get_msg(timeout=0.2)
+                    msg = self.kc.iopub_channel.get_msg(timeout=0.1)
                 except Exception:  # noqa: BLE001, S112 - queue.Empty
                     continue
-                if msg["parent_header"].get("msg_id") == msg_id:
-                    self._drain_shell()
-                    # Warm up: the first execution takes the kernel's pristine snapshot.
-                    run = self.execute("", silent=True, timeout=self.limits.startup_timeout)
-                    if run.reply is None:
-                        raise SandboxError("the kernel did not answer its first request")
+                if msg["msg_type"] == "iopub_welcome" or (
+                    msg_id is not None and msg["parent_header"].get("msg_id") == msg_id
+                ):
                     return
+            msg_id = self.kc.kernel_info()
         raise SandboxError("the kernel did not start in time")
-
-    def _drain_shell(self) -> None:
-        assert self.kc is not None
-        with contextlib.suppress(Exception):
-            while True:
-                self.kc.shell_channel.get_msg(timeout=0.05)
 
     def add_files(self, files: Mapping[str, bytes | str | os.PathLike]) -> None:
         """Copy the lab's data files into the kernel's working folder."""
@@ -926,8 +765,7 @@ class Sandbox:
             if run.reply is None and now > deadline and interrupted_at is None:
                 run.timed_out = True
                 interrupted_at = now
-                with contextlib.suppress(OSError):
-                    os.kill(self.proc.pid, signal.SIGINT)
+                self.proc.send_signal(signal.SIGINT)
             if (
                 interrupted_at is not None
                 and run.reply is None
@@ -1042,15 +880,31 @@ class Sandbox:
         if self.proc is not None:
             if self.uid is None:
                 left = kill_session(self.proc.pid)
+            elif self.init_pid is not None:
+                # The relay exits once it has reaped the init, which exits once the kernel has
+                # killed and reaped the namespace: then the cgroup is empty, with no polling.
+                with contextlib.suppress(Exception):
+                    self.proc.wait(5)
             with contextlib.suppress(Exception):
                 self.proc.kill()
             with contextlib.suppress(Exception):
                 self.proc.wait(5)
+            self.proc.close()
+        emptied = False
         if self._cgroup is not None:
-            left += self._cgroup.destroy()
+            stuck = self._cgroup.destroy()
+            left += stuck
+            emptied = not stuck
             self._cgroup = None
-        # Belt and braces: nothing of the uid should exist outside the namespace.
-        if self.uid is not None and [p for p in _proc_ids("uid", self.uid) if not _is_zombie(p)]:
+        # Belt and braces: nothing of the uid should exist outside the namespace. An emptied
+        # cgroup proves it (every process of the sandbox starts in it and none can leave it:
+        # moving one takes root and a cgroup file system the sandbox has not got); without
+        # one, look through /proc.
+        if (
+            self.uid is not None
+            and not emptied
+            and [p for p in _proc_ids("uid", self.uid) if not _is_zombie(p)]
+        ):
             left += kill_uid(self.uid, self.limits.python)
         if self.base is not None:
             shutil.rmtree(self.base, ignore_errors=True)

@@ -80,12 +80,20 @@ c.Spawner.http_timeout = int(env("ACADEMY_HUB_HTTP_TIMEOUT", "120"))
 # shows up as stopped after at most this many seconds
 c.Spawner.poll_interval = int(env("ACADEMY_HUB_POLL_INTERVAL", "10"))
 
+# Authoring servers (edit-<lab>: an instructor's "Edit in JupyterLab") read this Jupyter config
+# directory first; its labconfig enables nbgrader's create-assignment toolbar, which the venv's
+# own config disables for every other server (ops/cluster/up.sh installs both).  It must be
+# readable on the compute nodes (a shared path, like the venv).
+AUTHORING_CONFIG = env(
+    "ACADEMY_HUB_AUTHORING_CONFIG_DIR", os.path.join(sys.prefix, "etc", "jupyter-authoring")
+)
+
 SPAWNER = env("ACADEMY_HUB_SPAWNER", "local")
 if SPAWNER == "slurm":
     from spawner import SafeSlurmSpawner, make_account_hook, make_apply_user_options
 
     c.JupyterHub.spawner_class = SafeSlurmSpawner
-    c.Spawner.apply_user_options = make_apply_user_options(LIMITS)
+    c.Spawner.apply_user_options = make_apply_user_options(LIMITS, AUTHORING_CONFIG)
     # pitfall 3: sbatch --export=<keepvars> also applies to the inner srun; sudo resets PATH
     c.SlurmSpawner.req_prologue = env("ACADEMY_HUB_JOB_PROLOGUE", f"export PATH={VENV_BIN}:$PATH")
     c.SlurmSpawner.req_keepvars_extra = "PATH"
@@ -101,7 +109,12 @@ if SPAWNER == "slurm":
         c.Spawner.pre_spawn_hook = make_account_hook(env("ACADEMY_SLURM_ACCOUNT", "training"))
 elif SPAWNER == "local":
     # embedded default: everything runs as the hub's Unix user (dev/demo only)
-    from options import OptionsError, validate_options, validate_server_name
+    from options import (
+        OptionsError,
+        apply_authoring_config,
+        validate_options,
+        validate_server_name,
+    )
     from tornado import web
 
     def _validate_only(spawner, user_options):
@@ -110,6 +123,7 @@ elif SPAWNER == "local":
             validate_options(user_options, LIMITS)
         except OptionsError as e:
             raise web.HTTPError(400, str(e)) from None
+        apply_authoring_config(spawner, AUTHORING_CONFIG)
 
     c.JupyterHub.spawner_class = "simple"
     c.Spawner.apply_user_options = _validate_only

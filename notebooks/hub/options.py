@@ -36,6 +36,28 @@ _RUNTIME_RE = re.compile(r"(?:([0-9]{1,3}):)?([0-5]?[0-9]):([0-5][0-9])")
 _MEMORY_RE = re.compile(r"([0-9]{1,7})([MG]?)")
 
 
+SERVER_NAME_PATTERN = r"(?:lab|edit)-[0-9]{1,12}"
+# An instructor editing a lab's source (Academy's "Edit in JupyterLab"): the hub gives these
+# servers the authoring Jupyter config (nbgrader's create-assignment toolbar), no other server.
+AUTHORING_SERVER_PATTERN = r"edit-[0-9]{1,12}"
+
+
+def is_authoring_server(name: str) -> bool:
+    return isinstance(name, str) and re.fullmatch(AUTHORING_SERVER_PATTERN, name) is not None
+
+
+def apply_authoring_config(spawner: Any, authoring_config_dir: str | None) -> None:
+    """An authoring server (``edit-<lab>``) reads the authoring Jupyter config first: its
+    labconfig enables nbgrader's create-assignment plugin, which the hub venv's own config
+    disables for every server (ops/cluster/up.sh).  Lab servers never get it."""
+    env = dict(spawner.environment or {})
+    if authoring_config_dir and is_authoring_server(spawner.name):
+        env["JUPYTER_CONFIG_PATH"] = authoring_config_dir
+    else:
+        env.pop("JUPYTER_CONFIG_PATH", None)
+    spawner.environment = env
+
+
 class OptionsError(ValueError):
     """The options are invalid; the message is safe to show to the user."""
 
@@ -90,9 +112,10 @@ class Limits:
     max_runtime: int = 8 * 3600
     default_runtime: int = 3600
     default_partition: str = "cpu"
-    # Names of the servers the hub starts: Academy names each lab session ``lab-<lab id>``; the
-    # unnamed default server and any other name are refused (nobody else starts servers).
-    server_name_pattern: str = r"lab-[0-9]{1,12}"
+    # Names of the servers the hub starts: Academy names each lab session ``lab-<lab id>`` and
+    # each authoring session ``edit-<lab id>``; the unnamed default server and any other name
+    # are refused (nobody else starts servers).
+    server_name_pattern: str = SERVER_NAME_PATTERN
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Limits:
@@ -111,7 +134,7 @@ class Limits:
             max_runtime=parse_runtime(env.get("ACADEMY_HUB_MAX_RUNTIME", "08:00:00")),
             default_runtime=parse_runtime(env.get("ACADEMY_HUB_DEFAULT_RUNTIME", "01:00:00")),
             default_partition=default_partition,
-            server_name_pattern=env.get("ACADEMY_HUB_SERVER_NAME_PATTERN") or r"lab-[0-9]{1,12}",
+            server_name_pattern=env.get("ACADEMY_HUB_SERVER_NAME_PATTERN") or SERVER_NAME_PATTERN,
         )
 
 

@@ -17,11 +17,18 @@ from traitlets import Float
 
 # imported as notebooks.hub.spawner, or as spawner (the hub config puts its dir on sys.path)
 try:
-    from .options import Limits, OptionsError, validate_options, validate_server_name
+    from .options import (
+        Limits,
+        OptionsError,
+        apply_authoring_config,
+        validate_options,
+        validate_server_name,
+    )
 except ImportError:  # pragma: no cover
     from options import (  # type: ignore[no-redef]
         Limits,
         OptionsError,
+        apply_authoring_config,
         validate_options,
         validate_server_name,
     )
@@ -76,7 +83,7 @@ class SafeSlurmSpawner(SlurmSpawner):
             raise
 
 
-def make_apply_user_options(limits: Limits):
+def make_apply_user_options(limits: Limits, authoring_config_dir: str | None = None):
     """The ``Spawner.apply_user_options`` hook (JupyterHub >= 5.3; REST and form spawns)."""
 
     def apply_user_options(spawner, user_options):
@@ -85,6 +92,7 @@ def make_apply_user_options(limits: Limits):
             opts = validate_options(user_options, limits)
         except OptionsError as e:
             raise web.HTTPError(400, str(e)) from None
+        apply_authoring_config(spawner, authoring_config_dir)
         if isinstance(spawner, SlurmSpawner):
             req = opts.slurm_req()
             spawner.req_partition = req["partition"]
@@ -152,4 +160,8 @@ def make_account_hook(
     return pre_spawn_hook
 
 
-__all__ = ["SafeSlurmSpawner", "make_account_hook", "make_apply_user_options"]
+__all__ = [
+    "SafeSlurmSpawner",
+    "make_account_hook",
+    "make_apply_user_options",
+]

@@ -32,6 +32,11 @@ LIVE_STATES = [
 ]
 
 
+class SessionKind(models.TextChoices):
+    WORK = "work", _("Lab work")
+    AUTHOR = "author", _("Authoring")
+
+
 class LabSession(models.Model):
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="lab_sessions"
@@ -42,6 +47,13 @@ class LabSession(models.Model):
         Cohort, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     server_name = models.CharField(max_length=64)
+    # work: a student (or staff) working in the released lab; author: an instructor editing the
+    # source in JupyterLab (notebooks.sessions.authoring), with the create-assignment toolbar.
+    kind = models.CharField(max_length=10, choices=SessionKind.choices, default=SessionKind.WORK)
+    # author sessions: the version placed in the server when it started (the base of the diff)
+    base_version = models.ForeignKey(
+        "notebooks.LabVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
     # What was asked of Slurm (a snapshot of the resource profile at start).
     partition = models.CharField(max_length=64)
     gpus = models.PositiveSmallIntegerField(default=0)
@@ -75,9 +87,9 @@ class LabSession(models.Model):
     class Meta:
         ordering = ["-requested_at"]
         constraints = [
-            # One live session per student and lab: a double click cannot start two jobs.
+            # One live session per person, lab and kind: a double click cannot start two jobs.
             models.UniqueConstraint(
-                fields=["user", "lab"],
+                fields=["user", "lab", "kind"],
                 condition=models.Q(state__in=LIVE_STATES),
                 name="one_live_session_per_lab",
             ),

@@ -22,14 +22,14 @@ from courses.models import CourseRun
 from courses.selectors import can_teach_run
 from notebooks.models import GradingJob, Lab
 
-from .models import LIVE_STATES, CohortGpuBudget, GpuUsage, LabSession
+from .models import LIVE_STATES, CohortGpuBudget, GpuUsage, LabSession, SessionKind
 
 
-def latest_session(user: User, lab: Lab) -> LabSession | None:
-    """The user's most recent session of the lab (live or not)."""
+def latest_session(user: User, lab: Lab, kind: str = SessionKind.WORK) -> LabSession | None:
+    """The user's most recent session of the lab (live or not) of that kind."""
     return (
-        LabSession.objects.filter(user=user, lab=lab)
-        .select_related("user", "lab", "run")
+        LabSession.objects.filter(user=user, lab=lab, kind=kind)
+        .select_related("user", "lab", "run", "base_version")
         .order_by("-requested_at")
         .first()
     )

@@ -30,13 +30,14 @@ from academy.audit import audit
 from academy.jobs import enqueue
 from academy.models import Cohort, User
 from courses.models import CourseRun, Enrolment
-from courses.selectors import can_teach_run
+from courses.selectors import can_author_run, can_teach_run
 from courses.signals import learning_event
 from notebooks.clients.hub import HubError, HubUnavailable, ServerState
 from notebooks.clients.slurm import QueueInfo, SlurmError, extend_job
-from notebooks.models import Lab, SubmissionSource
+from notebooks.grading import NotebookInvalid, notebook_diff
+from notebooks.models import Lab, LabDataFile, LabVersion, SubmissionSource
 from notebooks.selectors import LEARNING_STATES
-from notebooks.services import submission_create
+from notebooks.services import lab_version_upload, submission_create
 
 from . import clients
 from .models import (
@@ -44,6 +45,7 @@ from .models import (
     CohortGpuBudget,
     GpuUsage,
     LabSession,
+    SessionKind,
     SessionState,
     StrayServer,
 )
@@ -63,12 +65,28 @@ class SessionRefused(Exception):
     """The session may not start (or be extended); the message is for the student."""
 
 
-def server_name_for(lab: Lab) -> str:
-    return f"lab-{lab.pk}"
+def server_name_for(lab: Lab, kind: str = SessionKind.WORK) -> str:
+    return f"edit-{lab.pk}" if kind == SessionKind.AUTHOR else f"lab-{lab.pk}"
 
 
 def notebook_path_for(lab: Lab) -> str:
     return f"academy/{slugify(lab.title) or 'lab'}-{lab.pk}.ipynb"
+
+
+def author_folder_for(lab: Lab) -> str:
+    """Where an authoring session holds the lab's source and its data files (the grader runs a
+    notebook in the folder of its data files, so they sit together)."""
+    return f"academy-authoring/{slugify(lab.title) or 'lab'}-{lab.pk}"
+
+
+def author_notebook_path_for(lab: Lab) -> str:
+    return f"{author_folder_for(lab)}/{slugify(lab.title) or 'lab'}.ipynb"
+
+
+def session_notebook_path(session: LabSession) -> str:
+    if session.kind == SessionKind.AUTHOR:
+        return author_notebook_path_for(session.lab)
+    return notebook_path_for(session.lab)
 
 
 # ---- budgets -----------------------------------------------------------------------------------
@@ -164,15 +182,29 @@ def _cohort_of(user: User, run: CourseRun) -> Cohort | None:
 # ---- opening -----------------------------------------------------------------------------------
 
 
-def session_open(*, actor: User, lab: Lab) -> LabSession:
+def session_open(*, actor: User, lab: Lab, kind: str = SessionKind.WORK) -> LabSession:
     """Record the request for a session (checked: access, release, profile, budget) and enqueue
-    the spawn after commit.  An already live session is returned as it is."""
+    the spawn after commit.  An already live session is returned as it is.
+
+    ``kind=AUTHOR`` ("Edit in JupyterLab"): an author of the run (``can_author_run``) gets a
+    server of their own, ``edit-<lab>``, with the lab's resource profile and their GPU time
+    counted like any session; the latest source version and the data files are put in (released
+    or not), and the hub enables nbgrader's create-assignment toolbar there only."""
     run = lab.run
-    is_student = Enrolment.objects.filter(run=run, user=actor, state__in=LEARNING_STATES).exists()
-    if not (is_student or can_teach_run(actor, run.pk)):
-        raise PermissionDenied
-    if lab.released_version_id is None:
-        raise SessionRefused(_("This lab is not released yet."))
+    base_version = None
+    if kind == SessionKind.AUTHOR:
+        if not can_author_run(actor, run.pk):
+            raise PermissionDenied
+        is_student = False
+        base_version = lab.versions.order_by("-number").first()
+    else:
+        is_student = Enrolment.objects.filter(
+            run=run, user=actor, state__in=LEARNING_STATES
+        ).exists()
+        if not (is_student or can_teach_run(actor, run.pk)):
+            raise PermissionDenied
+        if lab.released_version_id is None:
+            raise SessionRefused(_("This lab is not released yet."))
     profile = lab.resource_profile
     if profile is None:
         raise SessionRefused(_("This lab has no resource profile; ask the course staff."))
@@ -183,7 +215,7 @@ def session_open(*, actor: User, lab: Lab) -> LabSession:
         cohort is not None and profile.allowed_cohorts.filter(pk=cohort.pk).exists()
     ):
         raise SessionRefused(_("This lab's resource profile is not available to your cohort."))
-    live = LabSession.objects.filter(user=actor, lab=lab, state__in=LIVE_STATES).first()
+    live = LabSession.objects.filter(user=actor, lab=lab, kind=kind, state__in=LIVE_STATES).first()
     if live is not None:
         return live
     walltime = profile.max_walltime_minutes
@@ -199,7 +231,9 @@ def session_open(*, actor: User, lab: Lab) -> LabSession:
                 lab=lab,
                 run=run,
                 cohort=cohort,
-                server_name=server_name_for(lab),
+                server_name=server_name_for(lab, kind),
+                kind=kind,
+                base_version=base_version,
                 partition=profile.partition,
                 gpus=profile.gpus,
                 cpus=profile.cpus,
@@ -214,6 +248,7 @@ def session_open(*, actor: User, lab: Lab) -> LabSession:
                 lab=lab.pk,
                 gpus=profile.gpus,
                 partition=profile.partition,
+                kind=kind,
             )
             enqueue("labsessions.start", session.pk, on_failure=lambda: _not_sent(session.pk))
             if is_student:
@@ -226,7 +261,7 @@ def session_open(*, actor: User, lab: Lab) -> LabSession:
                 )
     except IntegrityError:
         # A concurrent request created the live session first.
-        return LabSession.objects.get(user=actor, lab=lab, state__in=LIVE_STATES)
+        return LabSession.objects.get(user=actor, lab=lab, kind=kind, state__in=LIVE_STATES)
     return session
 
 
@@ -399,12 +434,58 @@ def session_refresh(session: LabSession) -> LabSession:
     return _apply(session, state)
 
 
+def _place_author_files(session: LabSession) -> None:
+    """An authoring session starts from the version it was opened on (an empty notebook for a
+    lab without one) and the lab's data files, beside it.  What an earlier authoring session
+    left unsaved in the folder is replaced: "Save as new version" is how work is kept."""
+    lab = session.lab
+    hub = clients.hub()
+    version = session.base_version
+    if version is not None:
+        with version.source.open("rb") as fh:
+            notebook = fh.read()
+    else:
+        notebook = json.dumps(EMPTY_NOTEBOOK).encode()
+    folder = author_folder_for(lab)
+    hub.add_file(
+        session.user.username, session.server_name, author_notebook_path_for(lab), notebook
+    )
+    for data in LabDataFile.objects.filter(lab=lab):
+        with data.file.open("rb") as fh:
+            hub.add_binary_file(
+                session.user.username, session.server_name, f"{folder}/{data.name}", fh.read()
+            )
+
+
+EMPTY_NOTEBOOK = {
+    "cells": [],
+    "metadata": {
+        "kernelspec": {
+            "name": "python3",
+            "display_name": "Python 3 (ipykernel)",
+            "language": "python",
+        }
+    },
+    "nbformat": 4,
+    "nbformat_minor": 5,
+}
+
+
 def _place_files(session: LabSession) -> None:
     """Put the student version into the server, unless the student's own work is already there
-    (their home directory persists between sessions)."""
+    (their home directory persists between sessions); an authoring session gets the source."""
     lab = session.lab
     path = notebook_path_for(lab)
     hub = clients.hub()
+    if session.kind == SessionKind.AUTHOR:
+        try:
+            _place_author_files(session)
+        except (HubError, HubUnavailable) as exc:
+            logger.warning("could not place files for session %s: %s", session.pk, exc)
+            return
+        LabSession.objects.filter(pk=session.pk).update(files_placed_at=timezone.now())
+        session.files_placed_at = timezone.now()
+        return
     try:
         try:
             hub.get_file(session.user.username, session.server_name, path)
@@ -428,7 +509,7 @@ def _place_files(session: LabSession) -> None:
 def connect_url(session: LabSession) -> str:
     base = settings.HUB_PUBLIC_URL
     url = session.server_url or f"/user/{session.user.username}/{session.server_name}/"
-    return f"{base}{url.rstrip('/')}/lab/tree/{notebook_path_for(session.lab)}"
+    return f"{base}{url.rstrip('/')}/lab/tree/{session_notebook_path(session)}"
 
 
 # ---- stopping, extending, submitting -----------------------------------------------------------
@@ -515,7 +596,7 @@ def session_extend(*, actor: User, session: LabSession, minutes: int | None = No
 
 def session_submit(*, actor: User, session: LabSession):  # type: ignore[no-untyped-def]
     """Pull the notebook from the running server and submit it like an upload."""
-    if session.user_id != actor.pk:
+    if session.user_id != actor.pk or session.kind != SessionKind.WORK:
         raise PermissionDenied
     if session.state != SessionState.RUNNING:
         raise SessionRefused(_("The session is not running."))
@@ -544,6 +625,56 @@ def session_submit(*, actor: User, session: LabSession):  # type: ignore[no-unty
     return submission_create(
         actor=actor, lab=session.lab, content=content, source=SubmissionSource.SESSION
     )
+
+
+def authoring_save(*, actor: User, session: LabSession) -> LabVersion:
+    """ "Save as new version": pull the source from the authoring session through the contents
+    API and store it as the lab's next immutable version (validated by the grader first: a
+    NotebookRejected carries every per-cell error and nothing is stored).  A notebook whose
+    cells are the same as the latest version's is refused: there is nothing to save."""
+    if session.user_id != actor.pk or session.kind != SessionKind.AUTHOR:
+        raise PermissionDenied
+    if not can_author_run(actor, session.run_id):
+        raise PermissionDenied
+    if session.state != SessionState.RUNNING:
+        raise SessionRefused(_("The session is not running."))
+    try:
+        notebook = clients.hub().get_file(
+            actor.username,
+            session.server_name,
+            author_notebook_path_for(session.lab),
+            max_bytes=int(settings.NOTEBOOK_MAX_BYTES),
+        )
+    except HubUnavailable:
+        raise SessionRefused(UNAVAILABLE) from None
+    except HubError as exc:
+        if exc.status == 413:
+            raise SessionRefused(
+                _("The notebook is larger than %(size)s. Clear large outputs, save, try again.")
+                % {"size": filesizeformat(settings.NOTEBOOK_MAX_BYTES)}
+            ) from None
+        raise SessionRefused(
+            _("Could not read the notebook from your session: %(msg)s") % {"msg": exc.message}
+        ) from None
+    content = json.dumps(notebook, indent=1, ensure_ascii=False).encode()
+    latest = session.lab.versions.order_by("-number").first()
+    if latest is not None:
+        with latest.source.open("rb") as fh:
+            previous = fh.read()
+        try:
+            unchanged = notebook_diff(previous, content).is_empty
+        except NotebookInvalid:
+            unchanged = False  # the upload's validation says what is wrong
+        if unchanged:
+            raise SessionRefused(
+                _("Nothing changed since version %(n)d: save the notebook in JupyterLab first.")
+                % {"n": latest.number}
+            )
+    version = lab_version_upload(actor=actor, lab=session.lab, content=content)
+    # The next save is compared with what this one stored.
+    LabSession.objects.filter(pk=session.pk).update(base_version=version)
+    session.base_version = version
+    return version
 
 
 # ---- periodic work -----------------------------------------------------------------------------

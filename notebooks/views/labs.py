@@ -213,7 +213,17 @@ def lab_release(request: AuthedRequest, pk: int) -> HttpResponse:
     number = request.POST.get("version")
     version = lab.versions.filter(number=number).first() if number else None
     try:
-        services.lab_release(actor=request.user, lab=lab, version=version)
+        services.lab_release(
+            actor=request.user,
+            lab=lab,
+            version=version,
+            override_reason=request.POST.get("override_reason", ""),
+        )
+    except services.ReleaseBlocked as exc:
+        messages.error(request, " ".join(exc.messages))
+        blocked = version or lab.versions.order_by("-number").first()
+        assert blocked is not None  # ReleaseBlocked is raised for a version
+        return redirect("lab-version-detail", pk=lab.pk, number=blocked.number)
     except ValidationError as exc:
         messages.error(request, " ".join(exc.messages))
     else:

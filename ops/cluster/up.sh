@@ -36,7 +36,7 @@ DB_NAME=${ACADEMY_SLURM_DB:-slurm_acct_db}
 DB_USER=${ACADEMY_SLURM_DB_USER:-slurm}
 SLURM_ETC=/etc/slurm                                # where Slurm's clients look for slurm.conf
 VENV="$STATE/venv"
-HUB_PIP_SPEC="jupyterhub>=6,<7 batchspawner>=1.3 jupyterlab>=4 oauthenticator>=17 jupyterhub-idle-culler requests"
+HUB_PIP_SPEC="jupyterhub>=6,<7 batchspawner>=1.3 jupyterlab>=4 oauthenticator>=17 jupyterhub-idle-culler requests nbgrader>=0.9,<0.10"
 CHP_SPEC="configurable-http-proxy@^5"
 SYS_PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
 
@@ -242,6 +242,27 @@ if [ "$(cat "$VENV/.academy-spec" 2>/dev/null)" != "$HUB_PIP_SPEC" ] || [ ! -x "
 fi
 # JupyterLab defaults for students: no "Jupyter news?" prompt, no update check (closed network)
 install -D -m 644 "$REPO/notebooks/hub/lab-overrides.json" "$VENV/share/jupyter/lab/settings/overrides.json"
+# nbgrader is there for its create-assignment toolbar only, in authoring servers (edit-<lab>):
+# every nbgrader plugin and server extension is disabled for all servers (Academy grades, not
+# nbgrader; students get none of it), and the authoring config, which the hub gives edit-<lab>
+# servers as JUPYTER_CONFIG_PATH, enables create-assignment again.
+NBGRADER_PLUGINS="assignment-list course-list create-assignment formgrader menu validate-assignment"
+NBGRADER_SERVER_EXTS="formgrader validate_assignment assignment_list course_list"
+if [ "$(cat "$VENV/.academy-nbgrader" 2>/dev/null)" != "$NBGRADER_PLUGINS/$NBGRADER_SERVER_EXTS" ]; then
+    for plugin in $NBGRADER_PLUGINS; do
+        "$VENV/bin/jupyter" labextension disable --level=sys_prefix "@jupyter/nbgrader:$plugin" >/dev/null 2>&1 \
+            || die "could not disable nbgrader plugin $plugin"
+    done
+    for ext in $NBGRADER_SERVER_EXTS; do
+        "$VENV/bin/jupyter" server extension disable --sys-prefix "nbgrader.server_extensions.$ext" >/dev/null 2>&1 \
+            || die "could not disable nbgrader server extension $ext"
+    done
+    echo "$NBGRADER_PLUGINS/$NBGRADER_SERVER_EXTS" > "$VENV/.academy-nbgrader"
+    chmod -R o+rX "$VENV/etc/jupyter"
+    did "disabled nbgrader's plugins and server extensions in $VENV (create-assignment: authoring only)"
+fi
+install -D -m 644 "$REPO/notebooks/hub/authoring/labconfig/page_config.json" \
+    "$VENV/etc/jupyter-authoring/labconfig/page_config.json"
 if [ ! -x "$STATE/node_modules/.bin/configurable-http-proxy" ]; then
     npm install --prefix "$STATE" --no-save --no-audit --no-fund --loglevel=error "$CHP_SPEC" >/dev/null
     did "installed $CHP_SPEC (npm)"

@@ -173,6 +173,7 @@ def _build() -> tuple[Institution, User, list[Cohort]]:
             )
         )
     EnrolmentSnapshot.objects.bulk_create(snaps, batch_size=5000)
+    services.rebuild_summaries()  # what the snapshot engine keeps beside its snapshots
     events = []
     for n in range(EVENTS):
         e = enrolments[(n * 7919) % len(enrolments)]

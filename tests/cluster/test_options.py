@@ -1,10 +1,13 @@
 """Unit tests: validation of lab server options (notebooks/hub/options.py), no hub needed."""
 
+from types import SimpleNamespace
+
 import pytest
 
 from notebooks.hub.options import (
     Limits,
     OptionsError,
+    apply_authoring_config,
     options_from_form,
     parse_partitions,
     parse_runtime,
@@ -120,14 +123,29 @@ def test_limits_from_env():
         parse_partitions("gpu;rm:1")
 
 
-@pytest.mark.parametrize("name", ["lab-1", "lab-123456789012"])
+@pytest.mark.parametrize("name", ["lab-1", "lab-123456789012", "edit-1", "edit-123456789012"])
 def test_lab_session_server_names_pass(name):
     validate_server_name(name, LIMITS)
 
 
 @pytest.mark.parametrize(
-    "name", ["", "mine", "lab-", "lab-1x", "lab-1\n", "LAB-1", "lab-1234567890123"]
+    "name",
+    ["", "mine", "lab-", "lab-1x", "lab-1\n", "LAB-1", "lab-1234567890123", "edit-", "editlab-1"],
 )
 def test_other_server_names_and_the_default_server_are_refused(name):
     with pytest.raises(OptionsError, match="only lab sessions"):
         validate_server_name(name, LIMITS)
+
+
+def test_only_authoring_servers_get_the_authoring_jupyter_config():
+    """nbgrader's create-assignment toolbar: edit-<lab> servers only, never a student's lab-<lab>
+    server, whatever the spawner's environment held from an earlier start."""
+    authoring = SimpleNamespace(name="edit-7", environment={"KEEP": "1"})
+    apply_authoring_config(authoring, "/venv/etc/jupyter-authoring")
+    assert authoring.environment == {
+        "KEEP": "1",
+        "JUPYTER_CONFIG_PATH": "/venv/etc/jupyter-authoring",
+    }
+    lab = SimpleNamespace(name="lab-7", environment={"JUPYTER_CONFIG_PATH": "/sneaked/in"})
+    apply_authoring_config(lab, "/venv/etc/jupyter-authoring")
+    assert "JUPYTER_CONFIG_PATH" not in lab.environment

@@ -78,6 +78,11 @@ class FakeHub:
         self.files[(user, server, path)] = json.loads(nb) if isinstance(nb, (bytes, str)) else nb
         return {"path": path}
 
+    def add_binary_file(self, user: str, server: str, path: str, content: bytes) -> dict:
+        self._check()
+        self.files[(user, server, path)] = content
+        return {"path": path}
+
 
 class FakeSlurm:
     def __init__(self) -> None:

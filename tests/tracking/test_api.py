@@ -22,6 +22,7 @@ from academy.models import Cohort, Institution, User
 from courses.models import CourseRun, Enrolment
 from notebooks.sessions.models import CohortGpuBudget, GpuUsage
 from tests.factories import CourseFactory, CourseRunFactory, member
+from tracking import services
 from tracking.models import DailyActivity, EnrolmentSnapshot, InstitutionPolicy
 
 _jobs = itertools.count(1)
@@ -44,7 +45,7 @@ def snapshot(
     enrolment, _ = Enrolment.objects.update_or_create(
         run=run, user=user, defaults={"state": state, "cohort": cohort}
     )
-    return EnrolmentSnapshot.objects.create(
+    snap = EnrolmentSnapshot.objects.create(
         enrolment=enrolment,
         user=user,
         run=run,
@@ -62,6 +63,8 @@ def snapshot(
         gpu_hours=Decimal(gpu_hours),
         last_activity_at=None if idle_days is None else now - timedelta(days=idle_days),
     )
+    services.rebuild_summaries()  # as the snapshot engine leaves them
+    return snap
 
 
 def activity(user: User, run: CourseRun, institution: Institution, days_ago: int, n: int) -> None:

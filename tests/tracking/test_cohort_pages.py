@@ -20,7 +20,7 @@ from courses.models import CourseRun, Enrolment
 from credentials.models import Credential
 from programmes.models import Allocation, Programme, ProgrammeVersion
 from tests.factories import CourseFactory, CourseRunFactory, UserFactory
-from tracking import rules, selectors
+from tracking import rules, selectors, services
 from tracking.models import DailyActivity, EnrolmentSnapshot, InstitutionPolicy
 
 pytestmark = pytest.mark.django_db
@@ -52,6 +52,7 @@ def snapshot(
             **fields,
         },
     )
+    services.rebuild_summaries()  # as the snapshot engine leaves them
     return snap
 
 

@@ -1,5 +1,5 @@
-"""Rebuild what institutions read of their people: the enrolment snapshots and the daily
-roll-ups.  For an installation that had enrolments before tracking existed, after a restore,
+"""Rebuild what institutions read of their people: the enrolment snapshots, the daily
+roll-ups and the dashboard's per-cohort summaries.  For an installation that had enrolments before tracking existed, after a restore,
 and for the benchmark's generated data.  Idempotent: run it as often as you like."""
 
 from __future__ import annotations
@@ -34,4 +34,6 @@ class Command(BaseCommand):
         self.stdout.write(f"daily activity rows written: {rows}")
         snapshots = services.refresh_all() if recent else services.refresh_everything()
         self.stdout.write(f"enrolment snapshots written: {snapshots}")
+        summaries = services.rebuild_summaries()
+        self.stdout.write(f"cohort summaries written: {summaries}")
         self.stdout.write(f"done in {time.monotonic() - started:.1f} s")

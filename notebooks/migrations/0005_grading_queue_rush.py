@@ -10,7 +10,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('courses', '0005_course_ects_eqf'),
-        ('notebooks', '0003_cluster_grading_cgrade'),
+        ('notebooks', '0004_authoring_author'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
