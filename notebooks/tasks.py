@@ -97,11 +97,14 @@ def sweep_grading_queue() -> int:
 
 
 def _waiting_messages() -> int | None:
-    """Messages waiting in the default queue, as the broker counts them (None: it cannot say)."""
+    """Messages waiting in the default queue, as the broker counts them (None: it cannot say).
+    Every task in the queue counts, not only grading messages: the sweep errs towards sending
+    too few (a later sweep sends the rest), never floods.  Declaring the queue the workers
+    consume is harmless, and answers 0 where a broker has dropped an empty queue (Redis)."""
     try:
         with app.connection_for_read() as conn:
             declared = conn.default_channel.queue_declare(
-                queue=app.conf.task_default_queue, passive=True
+                queue=app.conf.task_default_queue, durable=True, auto_delete=False
             )
         return int(declared.message_count)
     except Exception as exc:  # any broker error: the sweep then assumes none wait

@@ -11,6 +11,8 @@ from decimal import Decimal
 import pytest
 from django.core.cache import cache
 from django.core.exceptions import PermissionDenied
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from courses.models import Enrolment, EnrolmentState
@@ -353,3 +355,23 @@ def test_the_api_gives_a_waiting_submission_its_place(client, rush, course):  # 
     assert body["queue"] == {"position": 2, "estimate_seconds": None}
     listed = client.get("/api/v1/submissions/").json()["results"]
     assert [s["queue"]["position"] for s in listed] == [2]
+
+
+def test_the_lab_pages_do_not_grow_in_queries_with_the_queue(client, rush, course):  # type: ignore[no-untyped-def]
+    def queries(url, user):  # type: ignore[no-untyped-def]
+        client.force_login(user)
+        cache.clear()
+        with CaptureQueriesContext(connection) as ctx:
+            assert client.get(url).status_code == 200
+        return len(ctx)
+
+    url = f"/labs/{rush.pk}/"
+    services.lab_regrade(actor=course.people.instructor, lab=rush)
+    for person in students(course.run, 3, "first"):
+        submit(rush, person)
+    submit(rush, course.people.student)
+    few = (queries(url, course.people.instructor), queries(url, course.people.student))
+    for person in students(course.run, 9, "more"):
+        submit(rush, person)
+    submit(rush, course.people.student)  # a second attempt, the first one superseded
+    assert (queries(url, course.people.instructor), queries(url, course.people.student)) == few

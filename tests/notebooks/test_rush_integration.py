@@ -9,10 +9,14 @@ of completion is the queue's alone.
 
 from __future__ import annotations
 
+import time
 import uuid
+from datetime import timedelta
 
 import pytest
+from django.utils import timezone
 
+from academy.celery import app
 from courses.models import Enrolment, EnrolmentState
 from notebooks import services
 from notebooks.models import (
@@ -23,6 +27,7 @@ from notebooks.models import (
     SubmissionStatus,
     TicketState,
 )
+from notebooks.tasks import _waiting_messages, sweep_grading_queue
 from tests.factories import UserFactory
 from tests.worker import routed_worker, wait_for
 
@@ -89,3 +94,29 @@ def test_a_second_lab_is_served_during_the_first_labs_rush(course, tmp_path):  #
     # In turns (first come, first served would finish "RRRRRRRRooo"): the other lab's three
     # are done while most of the rush still waits.
     assert "".join(order) == "RoRoRoRRRRR"
+
+
+def test_messages_the_broker_lost_are_sent_again_by_the_sweep(course, tmp_path, settings):  # type: ignore[no-untyped-def]
+    """The queue is the database: the broker loses every message (purged, as a Redis restart
+    without its append-only file would), the beat sweep counts what the broker still holds and
+    sends what is missing, and everything is graded."""
+    settings.GRADING_QUEUE_STALL_SECONDS = 1
+    lab = _lab(course, "Lost")
+    with routed_worker({"ACADEMY_VAR_DIR": str(tmp_path)}, started=False) as worker:
+        for person in _students(course, 3, "lost"):
+            services.submission_create(actor=person, lab=lab, content=small_lab())
+        assert _waiting_messages() >= 3  # grading, and the other tasks a submission sends
+        with app.connection_for_write() as conn:
+            conn.default_channel.queue_purge(worker.queue)
+        assert _waiting_messages() == 0
+        GradingTicket.objects.update(token_sent_at=timezone.now() - timedelta(seconds=5))
+        time.sleep(1.1)  # the queue has stood still
+        assert sweep_grading_queue() == 3
+        assert sweep_grading_queue() == 0  # the broker holds them now
+        worker.start()
+        wait_for(
+            lambda: Submission.objects.filter(lab=lab, status=SubmissionStatus.GRADED).count() == 3,
+            timeout=180,
+            what="the three graded",
+        )
+    assert GradingRun.objects.filter(submission__lab=lab).count() == 3
