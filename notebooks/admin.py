@@ -15,6 +15,7 @@ from .models import (
     ManualGrade,
     ResourceProfile,
     Submission,
+    VersionCheck,
 )  # fmt: skip
 
 
@@ -73,6 +74,13 @@ class GradingRunAdmin(ReadOnlyAdmin):
 admin.site.register(Extension)
 admin.site.register(LabDataFile, ReadOnlyAdmin)
 admin.site.register(ManualGrade, ReadOnlyAdmin)
+
+
+@admin.register(VersionCheck)
+class VersionCheckAdmin(ReadOnlyAdmin):
+    list_display = ["version", "status", "passed", "requested_by", "requested_at", "finished_at"]
+    list_filter = ["status", "passed"]
+    list_select_related = ["version__lab", "requested_by"]
 
 
 @admin.register(GradingJob)

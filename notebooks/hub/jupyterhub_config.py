@@ -95,7 +95,12 @@ if SPAWNER == "slurm":
     c.JupyterHub.spawner_class = SafeSlurmSpawner
     c.Spawner.apply_user_options = make_apply_user_options(LIMITS, AUTHORING_CONFIG)
     # pitfall 3: sbatch --export=<keepvars> also applies to the inner srun; sudo resets PATH
-    c.SlurmSpawner.req_prologue = env("ACADEMY_HUB_JOB_PROLOGUE", f"export PATH={VENV_BIN}:$PATH")
+    # umask 077: what a server writes (a student's work; an instructor's source with its hidden
+    # tests and solutions in an authoring server) is readable by its owner only, whatever the
+    # home directory's own mode.
+    c.SlurmSpawner.req_prologue = "umask 077\n" + env(
+        "ACADEMY_HUB_JOB_PROLOGUE", f"export PATH={VENV_BIN}:$PATH"
+    )
     c.SlurmSpawner.req_keepvars_extra = "PATH"
     c.SlurmSpawner.exec_prefix = env("ACADEMY_HUB_EXEC_PREFIX", "sudo -E -u {username}")
     c.SlurmSpawner.batchspawner_singleuser_cmd = os.path.join(VENV_BIN, "batchspawner-singleuser")

@@ -134,7 +134,10 @@ def make_account_hook(
             try:
                 pwd.getpwnam(name)
             except KeyError:
-                rc, out = await _run("useradd", "-m", "-s", "/bin/bash", name)
+                # a private home: lab work and authored sources are nobody else's to read
+                rc, out = await _run(
+                    "useradd", "-m", "-K", "HOME_MODE=0700", "-s", "/bin/bash", name
+                )
                 if rc != 0:
                     raise RuntimeError(f"useradd {name} failed: {out}") from None
                 spawner.log.info("created Unix account %s", name)

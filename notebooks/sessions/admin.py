@@ -8,6 +8,7 @@ class LabSessionAdmin(admin.ModelAdmin):
     list_display = [
         "user",
         "lab",
+        "kind",
         "state",
         "partition",
         "gpus",
@@ -16,10 +17,10 @@ class LabSessionAdmin(admin.ModelAdmin):
         "requested_at",
         "ended_reason",
     ]
-    list_filter = ["state", "partition", "ended_reason"]
+    list_filter = ["kind", "state", "partition", "ended_reason"]
     search_fields = ["user__username", "slurm_job_id", "lab__title"]
     list_select_related = ["user", "lab"]
-    raw_id_fields = ["user", "lab", "run", "cohort"]
+    raw_id_fields = ["user", "lab", "run", "cohort", "base_version"]
     readonly_fields = [f.name for f in LabSession._meta.fields]
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]

@@ -54,6 +54,9 @@ class LabSession(models.Model):
     base_version = models.ForeignKey(
         "notebooks.LabVersion", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
+    # author sessions: where the source is in the server, fixed at the start (a lab renamed
+    # meanwhile is still saved from the file its author edits)
+    notebook_path = models.CharField(max_length=300, blank=True)
     # What was asked of Slurm (a snapshot of the resource profile at start).
     partition = models.CharField(max_length=64)
     gpus = models.PositiveSmallIntegerField(default=0)

@@ -85,7 +85,7 @@ def author_notebook_path_for(lab: Lab) -> str:
 
 def session_notebook_path(session: LabSession) -> str:
     if session.kind == SessionKind.AUTHOR:
-        return author_notebook_path_for(session.lab)
+        return session.notebook_path or author_notebook_path_for(session.lab)
     return notebook_path_for(session.lab)
 
 
@@ -234,6 +234,7 @@ def session_open(*, actor: User, lab: Lab, kind: str = SessionKind.WORK) -> LabS
                 server_name=server_name_for(lab, kind),
                 kind=kind,
                 base_version=base_version,
+                notebook_path=author_notebook_path_for(lab) if kind == SessionKind.AUTHOR else "",
                 partition=profile.partition,
                 gpus=profile.gpus,
                 cpus=profile.cpus,
@@ -446,10 +447,9 @@ def _place_author_files(session: LabSession) -> None:
             notebook = fh.read()
     else:
         notebook = json.dumps(EMPTY_NOTEBOOK).encode()
-    folder = author_folder_for(lab)
-    hub.add_file(
-        session.user.username, session.server_name, author_notebook_path_for(lab), notebook
-    )
+    path = session_notebook_path(session)
+    folder = path.rsplit("/", 1)[0]
+    hub.add_file(session.user.username, session.server_name, path, notebook)
     for data in LabDataFile.objects.filter(lab=lab):
         with data.file.open("rb") as fh:
             hub.add_binary_file(
@@ -642,7 +642,7 @@ def authoring_save(*, actor: User, session: LabSession) -> LabVersion:
         notebook = clients.hub().get_file(
             actor.username,
             session.server_name,
-            author_notebook_path_for(session.lab),
+            session_notebook_path(session),
             max_bytes=int(settings.NOTEBOOK_MAX_BYTES),
         )
     except HubUnavailable:

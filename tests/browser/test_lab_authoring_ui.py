@@ -7,8 +7,11 @@ stack: JupyterHub + SlurmSpawner, Slurm, a Celery worker (starts the session, ru
 from __future__ import annotations
 
 import os
+import pwd
+import shutil
 import subprocess
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -19,6 +22,7 @@ from playwright.sync_api import Page, expect
 from academy.celery import app
 from notebooks import services as lab_services
 from notebooks.models import Lab, ResourceProfile
+from notebooks.sessions import services as session_services
 from notebooks.sessions.models import LabSession, SessionKind
 from tests.factories import PASSWORD
 from tests.notebooks.factories import small_lab
@@ -71,6 +75,14 @@ def test_an_instructor_edits_marks_a_test_saves_tests_and_releases_a_version(
         actor=instructor, lab=lab, name="factors.csv", content=b"x,double\n3,6\n"
     )
     lab_services.lab_release(actor=instructor, lab=lab)
+    # The authoring folder in the instructor's home (this dev cluster: same machine), left by an
+    # earlier run of this test with the same lab id, goes: the modes below are of new files.
+    try:
+        home = Path(pwd.getpwnam(instructor.username).pw_dir)
+    except KeyError:
+        home = None  # the hub creates the account at the first spawn
+    if home is not None:
+        shutil.rmtree(home / session_services.author_folder_for(lab), ignore_errors=True)
 
     with Worker(concurrency=1) as worker:
         app.conf.task_default_queue = worker.queue
@@ -124,6 +136,13 @@ def test_an_instructor_edits_marks_a_test_saves_tests_and_releases_a_version(
             jl.keyboard.press("Control+s")
             expect(jl.locator(".jp-mod-dirty")).to_have_count(0, timeout=20_000)
             jl.screenshot(path=str(artifacts / "authoring-create-assignment.png"))
+
+            # The source (solutions, hidden tests) is its author's alone on the cluster.
+            home = Path(pwd.getpwnam(instructor.username).pw_dir)
+            folder = home / session_services.author_folder_for(lab)
+            notebook = home / session_services.author_notebook_path_for(lab)
+            assert folder.stat().st_mode & 0o077 == 0, oct(folder.stat().st_mode)
+            assert notebook.stat().st_mode & 0o077 == 0, oct(notebook.stat().st_mode)
 
             page.bring_to_front()
             page.click("#author-save")

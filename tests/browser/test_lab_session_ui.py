@@ -96,6 +96,11 @@ def test_open_lab_queued_running_connect_without_second_login(
                 # No hub login form: straight through Academy's OAuth2 into JupyterLab.
                 expect(lab_page.locator("#jp-main-dock-panel")).to_be_visible(timeout=60_000)
                 assert f"/user/{student.username}/" in lab_page.url
+                # nbgrader is in the hub's environment for authoring only: none of it here.
+                expect(lab_page.locator("li[title='Nbgrader Create Assignment']")).to_have_count(0)
+                expect(
+                    lab_page.locator(".lm-MenuBar-itemLabel", has_text="Nbgrader")
+                ).to_have_count(0)
                 lab_page.wait_for_timeout(1500)
                 lab_page.screenshot(path=str(artifacts / "session-jupyterlab.png"))
                 session = LabSession.objects.get(user=student)

@@ -157,3 +157,15 @@ def test_nobody_saves_from_someone_elses_authoring_session(
     with pytest.raises(PermissionDenied):
         services.session_submit(actor=lab_setup.people.instructor, session=session)
     assert LabVersion.objects.filter(lab=lab_setup.lab).count() == 1
+
+
+def test_a_lab_renamed_during_an_authoring_session_is_saved_from_the_file_being_edited(
+    lab_setup, fake_hub, fake_slurm
+):
+    session = authoring(lab_setup, fake_hub)
+    _add_test_cell(fake_hub, session)
+    lab_services.lab_update(actor=lab_setup.people.instructor, lab=lab_setup.lab, title="Renamed")
+    session = LabSession.objects.select_related("lab").get(pk=session.pk)
+    assert session.lab.title == "Renamed"
+    version = services.authoring_save(actor=lab_setup.people.instructor, session=session)
+    assert "test_new" in [c["grade_id"] for c in version.cells]
