@@ -70,7 +70,10 @@ def test_the_lab_journey(page: Page, live_server, course, artifacts, tmp_path, w
     page.set_input_files("#upload-source input[type=file]", str(good))
     page.click("#upload-source button[type=submit]")
     expect(page.locator("tr.version")).to_have_count(1)
-    page.click("tr.version button:has-text('Release')")
+    # Release goes through the version's page (changes, test, release); untested, it says so.
+    page.click("tr.version a:has-text('v1')")
+    expect(page.locator("#release-card")).to_contain_text("not been tested")
+    page.click("#release-version")
     expect(page.locator("#released")).to_contain_text("v1")
     page.screenshot(path=str(artifacts / "labs-2-released.png"), full_page=True)
 
