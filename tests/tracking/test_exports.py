@@ -181,3 +181,13 @@ def test_cells_keep_numbers_and_quote_formula_text():
     cells = list(sheet.iter_rows(min_row=2))[0]
     assert cells[0].value == "'=1+1" and cells[0].data_type == "s"
     assert cells[1].value == 2 and cells[2].value == 1.5
+
+
+def test_a_sheet_is_named_as_excel_accepts():  # type: ignore[no-untyped-def]
+    body = io.BytesIO()
+    title = "'Data/AI: [2026] evening cohort?'"
+    assert exports.write_xlsx(body, ["Name"], [["a"], ["b"]], title=title) == 2
+    book = load_workbook(io.BytesIO(body.getvalue()), read_only=True)
+    assert book.sheetnames == ["Data-AI- -2026- evening cohort-"]
+    assert [r for r in book.active.iter_rows(values_only=True)] == [("Name",), ("a",), ("b",)]
+    assert exports.sheet_name("") == "Sheet"

@@ -1,6 +1,7 @@
 """Rebuild what institutions read of their people: the enrolment snapshots, the daily
-roll-ups and the dashboard's per-cohort summaries.  For an installation that had enrolments before tracking existed, after a restore,
-and for the benchmark's generated data.  Idempotent: run it as often as you like."""
+roll-ups and the dashboard's per-cohort summaries.  For an installation that had enrolments
+before tracking existed, after a restore, and for the benchmark's generated data.
+Idempotent: run it as often as you like."""
 
 from __future__ import annotations
 
