@@ -509,7 +509,11 @@ def _place_files(session: LabSession) -> None:
 def connect_url(session: LabSession) -> str:
     base = settings.HUB_PUBLIC_URL
     url = session.server_url or f"/user/{session.user.username}/{session.server_name}/"
-    return f"{base}{url.rstrip('/')}/lab/tree/{session_notebook_path(session)}"
+    link = f"{base}{url.rstrip('/')}/lab/tree/{session_notebook_path(session)}"
+    # JupyterLab restores the tabs of the user's last workspace, which all their servers share
+    # (one home): an authoring session opens on this lab's source alone, never on another
+    # lab's notebook left open in an earlier session.
+    return f"{link}?reset" if session.kind == SessionKind.AUTHOR else link
 
 
 # ---- stopping, extending, submitting -----------------------------------------------------------

@@ -44,7 +44,9 @@ def test_an_authoring_session_gets_its_own_server_the_source_and_the_data_files(
     with lab.versions.get(number=1).source.open("rb") as fh:
         assert notebook == json.load(fh)  # the source, not the student version
     assert fake_hub.files[("instructor", server, f"{folder}/weights.bin")] == b"\x00\x01"
-    assert services.connect_url(session).endswith(services.author_notebook_path_for(lab))
+    # ?reset: JupyterLab opens this source alone, not the tabs of the user's last workspace
+    # (another lab's notebook), which all their servers share.
+    assert services.connect_url(session).endswith(services.author_notebook_path_for(lab) + "?reset")
 
 
 def test_an_authoring_session_does_not_take_the_place_of_a_lab_session(
