@@ -79,6 +79,29 @@ def _max_bytes() -> int:
     return settings.NOTEBOOK_MAX_BYTES
 
 
+def _data_files(lab_id: int) -> dict[str, bytes]:
+    return {d.name: _read(d.file) for d in LabDataFile.objects.filter(lab_id=lab_id)}
+
+
+def _grade_against(
+    version: LabVersion, source: bytes, released: bytes, submission: bytes, data_files: dict
+) -> grading.GradeResult:
+    """Grade one notebook against a version in the CPU sandbox; an invalid one is a result."""
+    try:
+        return grading.grade(
+            source=source,
+            submission=submission,
+            released=released,
+            data_files=data_files,
+            timeout=_grading_timeout(),
+            pool=grading_pool(),
+        )
+    except grading.NotebookInvalid as exc:
+        return grading.GradeResult(
+            0, float(version.max_score), False, {}, GradingOutcome.INVALID, str(exc)[:500]
+        )
+
+
 def _grading_timeout() -> float:
     return float(settings.NOTEBOOK_GRADING_TIMEOUT)
 
@@ -291,23 +314,11 @@ def version_check_execute(*, check_id: int) -> VersionCheck | None:
     version = check.version
     source = _read(version.source)
     student = _read(version.student)
-    data_files = {d.name: _read(d.file) for d in LabDataFile.objects.filter(lab_id=version.lab_id)}
-    results = []
-    for submission in (source, student):
-        try:
-            result = grading.grade(
-                source=source,
-                submission=submission,
-                released=student,
-                data_files=data_files,
-                timeout=_grading_timeout(),
-                pool=grading_pool(),
-            )
-        except grading.NotebookInvalid as exc:
-            result = grading.GradeResult(
-                0, float(version.max_score), False, {}, GradingOutcome.INVALID, str(exc)[:500]
-            )
-        results.append(result)
+    data_files = _data_files(version.lab_id)
+    results = [
+        _grade_against(version, source, student, submission, data_files)
+        for submission in (source, student)
+    ]
     problems, warnings = grading.check_verdict(results[0], results[1])
     VersionCheck.objects.filter(pk=check_id, status=VersionCheckStatus.RUNNING).update(
         status=VersionCheckStatus.DONE,
@@ -634,20 +645,7 @@ def grading_run_execute(*, submission_id: int, number: int, worker: str = "") ->
     source = _read(version.source)
     content = _read(sub.file)
     released = _read(version.student)
-    data_files = {d.name: _read(d.file) for d in LabDataFile.objects.filter(lab_id=lab_id)}
-    try:
-        result = grading.grade(
-            source=source,
-            submission=content,
-            released=released,
-            data_files=data_files,
-            timeout=_grading_timeout(),
-            pool=grading_pool(),
-        )
-    except grading.NotebookInvalid as exc:
-        result = grading.GradeResult(
-            0, float(version.max_score), False, {}, GradingOutcome.INVALID, str(exc)[:500]
-        )
+    result = _grade_against(version, source, released, content, _data_files(lab_id))
     return _record_result(run_id=run.pk, submission_id=submission_id, number=number, result=result)
 
 
