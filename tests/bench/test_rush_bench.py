@@ -12,6 +12,9 @@ all shrink by the factor (50 students x 4 submissions in 30 s, 2 students of the
 the arrival rate stays that of the full rush (6.7 submissions a second) and the run takes a few
 minutes on a 2-core machine.
 
+``BENCH_RUSH_WINDOW`` (seconds) replaces the arrival window, for a rush faster than the grading:
+``BENCH_RUSH_SCALE=1 BENCH_RUSH_WINDOW=30`` sends the 2,000 submissions in 30 s.
+
 Run: make bench PYTEST_ARGS="-k rush"   (figures: docs/benchmarks.md, "Deadline rush")
 """
 
@@ -39,7 +42,9 @@ SCALE = float(os.environ.get("BENCH_RUSH_SCALE", "0.1"))
 STUDENTS = max(2, round(500 * SCALE))
 PER_STUDENT = 4
 OTHER_STUDENTS = max(2, round(20 * SCALE))
-WINDOW = 300 * SCALE  # seconds over which the submissions arrive
+# Seconds over which the submissions arrive; BENCH_RUSH_WINDOW squeezes them (a harder rush than
+# the issue's, for a machine that keeps up with 6.7 a second and so never forms a queue).
+WINDOW = float(os.environ.get("BENCH_RUSH_WINDOW") or 300 * SCALE)
 CONCURRENCY = 2
 
 pytestmark = [pytest.mark.bench, pytest.mark.django_db(transaction=True)]
