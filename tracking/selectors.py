@@ -102,31 +102,13 @@ def _programme_cohorts(programme: Programme) -> QuerySet[ProgrammeCohort]:
 def snapshots(institution: Institution, filters: Filters) -> QuerySet[EnrolmentSnapshot]:
     """The institution's enrolment snapshots, narrowed by the filters (not by the period: a
     snapshot is where an enrolment stands now)."""
-    qs = EnrolmentSnapshot.objects.filter(institution=institution)
-    if filters.cohort is not None:
-        qs = qs.filter(cohort=filters.cohort)
-    if filters.programme is not None:
-        qs = qs.filter(cohort__in=_programme_cohorts(filters.programme).values("cohort"))
-    if filters.course is not None:
-        qs = qs.filter(run__course=filters.course)
-    if filters.run is not None:
-        qs = qs.filter(run=filters.run)
-    return qs
+    return _by_cohort_and_run(EnrolmentSnapshot.objects.filter(institution=institution), filters)
 
 
 def summaries(institution: Institution, filters: Filters) -> QuerySet[CohortSummary]:
     """The institution's per (cohort, run) sums of its snapshots, narrowed like ``snapshots``
     (a row exists exactly where snapshots do)."""
-    qs = CohortSummary.objects.filter(institution=institution)
-    if filters.cohort is not None:
-        qs = qs.filter(cohort=filters.cohort)
-    if filters.programme is not None:
-        qs = qs.filter(cohort__in=_programme_cohorts(filters.programme).values("cohort"))
-    if filters.course is not None:
-        qs = qs.filter(run__course=filters.course)
-    if filters.run is not None:
-        qs = qs.filter(run=filters.run)
-    return qs
+    return _by_cohort_and_run(CohortSummary.objects.filter(institution=institution), filters)
 
 
 def cohorts(institution: Institution, filters: Filters) -> QuerySet[Cohort]:
@@ -139,7 +121,8 @@ def cohorts(institution: Institution, filters: Filters) -> QuerySet[Cohort]:
 
 
 def _by_cohort_and_run[M: Model](qs: QuerySet[M], filters: Filters) -> QuerySet[M]:
-    """Rows with a ``cohort`` and a ``run`` narrowed by the filters (GPU jobs and budgets)."""
+    """Rows with a ``cohort`` and a ``run`` narrowed by the filters (snapshots, summaries, GPU
+    jobs and budgets)."""
     if filters.cohort is not None:
         qs = qs.filter(cohort=filters.cohort)
     if filters.programme is not None:

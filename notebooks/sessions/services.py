@@ -424,6 +424,19 @@ def _apply(session: LabSession, state: ServerState) -> LabSession:
     return session
 
 
+def session_fresh(session: LabSession | None) -> LabSession | None:
+    """The session as a card shows it: a live one whose state was last read from the hub more
+    than SESSION_REFRESH_SECONDS ago is read again (a card polls; the hub is asked at most once
+    per period per session)."""
+    if session is None or not session.is_live:
+        return session
+    if session.refreshed_at is not None and timezone.now() - session.refreshed_at <= timedelta(
+        seconds=settings.SESSION_REFRESH_SECONDS
+    ):
+        return session
+    return session_refresh(session)
+
+
 def session_refresh(session: LabSession) -> LabSession:
     if not session.is_live or session.state == SessionState.REQUESTED:
         return session

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -11,7 +9,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.http import Http404, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
@@ -55,14 +52,7 @@ def _card(request: AuthedRequest, lab, session: LabSession | None, error: str = 
 @require_GET
 def session_card(request: AuthedRequest, lab_id: int) -> HttpResponse:
     lab = lab_for(request.user, lab_id)
-    session = selectors.latest_session(request.user, lab)
-    if session is not None and session.is_live:
-        stale = session.refreshed_at is None or (
-            timezone.now() - session.refreshed_at
-            > timedelta(seconds=settings.SESSION_REFRESH_SECONDS)
-        )
-        if stale:
-            session = services.session_refresh(session)
+    session = services.session_fresh(selectors.latest_session(request.user, lab))
     return _card(request, lab, session)
 
 
@@ -160,14 +150,9 @@ def _author_lab(request: AuthedRequest, lab_id: int):  # type: ignore[no-untyped
 @require_GET
 def authoring_card(request: AuthedRequest, lab_id: int) -> HttpResponse:
     lab = _author_lab(request, lab_id)
-    session = selectors.latest_session(request.user, lab, kind=SessionKind.AUTHOR)
-    if session is not None and session.is_live:
-        stale = session.refreshed_at is None or (
-            timezone.now() - session.refreshed_at
-            > timedelta(seconds=settings.SESSION_REFRESH_SECONDS)
-        )
-        if stale:
-            session = services.session_refresh(session)
+    session = services.session_fresh(
+        selectors.latest_session(request.user, lab, kind=SessionKind.AUTHOR)
+    )
     return _author_card(request, lab, session)
 
 
