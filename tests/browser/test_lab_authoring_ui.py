@@ -6,16 +6,13 @@ stack: JupyterHub + SlurmSpawner, Slurm, a Celery worker (starts the session, ru
 
 from __future__ import annotations
 
-import os
 import pwd
 import shutil
-import subprocess
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.core.management import call_command
 from django.utils import timezone
 from playwright.sync_api import Page, expect
 
@@ -24,15 +21,9 @@ from notebooks import services as lab_services
 from notebooks.models import Lab, ResourceProfile
 from notebooks.sessions import services as session_services
 from notebooks.sessions.models import LabSession, SessionKind
-from tests.factories import PASSWORD
+from tests.browser.support import hub_oauth_client, login, sh
 from tests.notebooks.factories import small_lab
 from tests.worker import Worker, wait_for
-
-
-def sh(*cmd: str) -> str:
-    return subprocess.run(
-        cmd, capture_output=True, text=True, timeout=30, check=False
-    ).stdout.strip()
 
 
 @pytest.mark.browser
@@ -41,23 +32,7 @@ def sh(*cmd: str) -> str:
 def test_an_instructor_edits_marks_a_test_saves_tests_and_releases_a_version(
     page: Page, live_server, lab_setup, artifacts, stop_sessions_after
 ):
-    for var in (
-        "ACADEMY_HUB_OAUTH_CLIENT_ID",
-        "ACADEMY_HUB_OAUTH_CLIENT_SECRET",
-        "ACADEMY_HUB_OAUTH_CALLBACK_URL",
-    ):
-        if not os.environ.get(var):
-            pytest.fail(
-                f"{var} is not set: run the suite through `make test` (ops/test-services.sh)"
-            )
-    if not settings.HUB_API_TOKEN:
-        pytest.fail("ACADEMY_HUB_API_TOKEN is not set: the hub stack is not up")
-    call_command(
-        "ensure_hub_client",
-        client_id=os.environ["ACADEMY_HUB_OAUTH_CLIENT_ID"],
-        client_secret=os.environ["ACADEMY_HUB_OAUTH_CLIENT_SECRET"],
-        redirect_uri=os.environ["ACADEMY_HUB_OAUTH_CALLBACK_URL"],
-    )
+    hub_oauth_client()
     instructor = lab_setup.people.instructor
     # A small CPU lab: one answer, one test; version 1 released.
     profile = ResourceProfile.objects.create(
@@ -89,11 +64,7 @@ def test_an_instructor_edits_marks_a_test_saves_tests_and_releases_a_version(
         try:
             base = live_server.url
             page.set_default_timeout(30_000)
-            page.goto(f"{base}/accounts/login/")
-            page.fill("#id_username", instructor.username)
-            page.fill("#id_password", PASSWORD)
-            page.click("main button[type=submit]")
-            page.wait_for_url(f"{base}/")
+            login(page, base, instructor.username)
             page.goto(f"{base}/labs/{lab.pk}/")
             page.click("#author-open")
             card = page.locator("#author-card")

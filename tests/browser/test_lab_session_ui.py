@@ -4,26 +4,18 @@ OAuth2 provider).  Real stack: JupyterHub + SlurmSpawner, Slurm, a Celery worker
 
 from __future__ import annotations
 
-import os
-import subprocess
 import uuid
 
 import pytest
 from django.conf import settings
-from django.core.management import call_command
 from playwright.sync_api import Page, expect
 
 from academy.celery import app
 from courses.models import Enrolment, EnrolmentState
 from notebooks.sessions.models import LabSession
-from tests.factories import PASSWORD, UserFactory
+from tests.browser.support import hub_oauth_client, login, sh
+from tests.factories import UserFactory
 from tests.worker import Worker, wait_for
-
-
-def sh(*cmd: str) -> str:
-    return subprocess.run(
-        cmd, capture_output=True, text=True, timeout=30, check=False
-    ).stdout.strip()
 
 
 @pytest.mark.browser
@@ -32,23 +24,7 @@ def sh(*cmd: str) -> str:
 def test_open_lab_queued_running_connect_without_second_login(
     page: Page, live_server, lab_setup, artifacts, stop_sessions_after
 ):
-    for var in (
-        "ACADEMY_HUB_OAUTH_CLIENT_ID",
-        "ACADEMY_HUB_OAUTH_CLIENT_SECRET",
-        "ACADEMY_HUB_OAUTH_CALLBACK_URL",
-    ):
-        if not os.environ.get(var):
-            pytest.fail(
-                f"{var} is not set: run the suite through `make test` (ops/test-services.sh)"
-            )
-    if not settings.HUB_API_TOKEN:
-        pytest.fail("ACADEMY_HUB_API_TOKEN is not set: the hub stack is not up")
-    call_command(
-        "ensure_hub_client",
-        client_id=os.environ["ACADEMY_HUB_OAUTH_CLIENT_ID"],
-        client_secret=os.environ["ACADEMY_HUB_OAUTH_CLIENT_SECRET"],
-        redirect_uri=os.environ["ACADEMY_HUB_OAUTH_CALLBACK_URL"],
-    )
+    hub_oauth_client()
     student = UserFactory(username=f"ui{uuid.uuid4().hex[:8]}")
     Enrolment.objects.create(run=lab_setup.run, user=student, state=EnrolmentState.ACTIVE)
 
@@ -73,11 +49,7 @@ def test_open_lab_queued_running_connect_without_second_login(
             app.conf.task_default_queue = worker.queue
             try:
                 base = live_server.url
-                page.goto(f"{base}/accounts/login/")
-                page.fill("#id_username", student.username)
-                page.fill("#id_password", PASSWORD)
-                page.click("main button[type=submit]")
-                page.wait_for_url(f"{base}/")
+                login(page, base, student.username)
                 page.goto(f"{base}/labs/{lab_setup.lab.pk}/")
                 page.click("#session-open")
                 card = page.locator("#session-card")

@@ -7,8 +7,8 @@ from playwright.sync_api import Page, expect
 from academy.models import Role
 from courses import services
 from courses.models import Enrolment
+from tests.browser.support import login
 from tests.factories import (
-    PASSWORD,
     TINY_PNG,
     CohortFactory,
     CourseFactory,
@@ -20,14 +20,6 @@ from tests.factories import (
 )
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def login(page: Page, base: str, username: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("main button[type=submit]")
-    expect(page.locator(".whoami")).to_be_visible()
 
 
 def test_student_searches_enrols_is_waitlisted_and_promoted(live_server, page: Page, artifacts):

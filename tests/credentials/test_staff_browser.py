@@ -15,6 +15,7 @@ from academy.models import Role
 from courses.models import CourseStaff, StaffRole
 from credentials import services, verification
 from credentials.models import Credential, IssuanceJob
+from tests.browser.support import login
 from tests.factories import CourseFactory, InstitutionFactory, member
 from tests.programmes.conftest import passed, result
 
@@ -27,16 +28,6 @@ def eager_tasks():  # type: ignore[no-untyped-def]
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = previous
-
-
-def login(page: Page, base: str, username: str) -> None:
-    from tests.factories import PASSWORD
-
-    page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("main button[type=submit]")
-    expect(page.locator(".whoami")).to_be_visible()
 
 
 def test_instructor_issues_to_everyone_then_revokes_one(

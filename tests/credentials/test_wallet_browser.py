@@ -11,7 +11,8 @@ from playwright.sync_api import Page, expect
 
 from credentials import services
 from credentials.models import Credential
-from tests.factories import PASSWORD, CourseFactory, UserFactory
+from tests.browser.support import login
+from tests.factories import CourseFactory, UserFactory
 from tests.programmes.conftest import passed
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -20,14 +21,6 @@ pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 WIDER_THAN_MAIN = (
     "(() => { const m = document.querySelector('main'); return m.scrollWidth > m.clientWidth; })()"
 )
-
-
-def login(page: Page, base: str, username: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("main button[type=submit]")
-    expect(page.locator(".whoami")).to_be_visible()
 
 
 def test_a_student_claims_shares_and_downloads_their_certificate(

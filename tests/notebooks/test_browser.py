@@ -18,19 +18,10 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from notebooks.models import LabVersion
-from tests.factories import PASSWORD
+from tests.browser.support import login
 from tests.worker import routed_worker
 
 from .factories import LabFactory, small_lab, with_answer
-
-
-def login(page: Page, base: str, username: str) -> None:
-    page.context.clear_cookies()
-    page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("main button[type=submit]")
-    page.wait_for_url(f"{base}/")
 
 
 @pytest.fixture

@@ -10,6 +10,7 @@ from playwright.sync_api import Page, expect
 from academy.models import Role
 from programmes import services
 from programmes.models import Allocation, Programme, ProgrammeStatus, Requirement, Rule
+from tests.browser.support import login
 from tests.factories import (
     CohortFactory,
     CourseFactory,
@@ -21,16 +22,6 @@ from tests.factories import (
 from .conftest import build_foundation, passed
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-
-def login(page: Page, base: str, username: str) -> None:
-    from tests.factories import PASSWORD
-
-    page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("main button[type=submit]")
-    expect(page.locator(".whoami")).to_be_visible()
 
 
 def add_course(page: Page, parent: Requirement, course, points: str = "5") -> None:  # type: ignore[no-untyped-def]

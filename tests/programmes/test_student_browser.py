@@ -10,7 +10,8 @@ from academy.models import Role
 from courses.models import Course
 from programmes import services
 from programmes.models import Requirement
-from tests.factories import PASSWORD, InstitutionFactory, member
+from tests.browser.support import login
+from tests.factories import InstitutionFactory, member
 
 from .conftest import build_foundation, passed
 
@@ -23,14 +24,6 @@ TITLES = {
     "LLM230": "Fine-tuning language models",
     "CAP300": "Capstone: an AI service on the supercomputer",
 }
-
-
-def login(page: Page, base: str, username: str) -> None:
-    page.goto(f"{base}/accounts/login/")
-    page.fill("#id_username", username)
-    page.fill("#id_password", PASSWORD)
-    page.click("main button[type=submit]")
-    expect(page.locator(".whoami")).to_be_visible()
 
 
 def node(page: Page, requirement: Requirement):  # type: ignore[no-untyped-def]
