@@ -67,6 +67,8 @@ from .models import (
     ResourceProfile,
     Submission,
     SubmissionStatus,
+    VersionCheck,
+    VersionCheckStatus,
 )
 from .sessions import clients
 
@@ -247,7 +249,7 @@ def _write_folder(job: GradingJob, run: GradingRun) -> Path:
     (folder / "job.json").write_text(json.dumps(spec))
     (folder / "result.json").unlink(missing_ok=True)
     script = folder / "job.sh"
-    script.write_text(batch_script(job, folder))
+    script.write_text(batch_script(job.name, job.profile, folder))
     return script
 
 
@@ -256,13 +258,12 @@ def _copy(field: Any, target: Path) -> None:
         target.write_bytes(src.read())
 
 
-def batch_script(job: GradingJob, folder: Path) -> str:
+def batch_script(name: str, profile: ResourceProfile | None, folder: Path) -> str:
     """The batch script: the profile's resources, no requeue (Academy retries), no environment
     of the submitting worker (``--export=NONE``: its secrets stay here)."""
-    profile = job.profile
     lines = [
         "#!/bin/bash",
-        f"#SBATCH --job-name={job.name}",
+        f"#SBATCH --job-name={name}",
         f"#SBATCH --partition={profile.partition if profile else 'cpu'}",
         "#SBATCH --nodes=1",
         "#SBATCH --ntasks=1",
@@ -326,6 +327,14 @@ def poll() -> int:
             GradingJob.objects.filter(pk=job.pk).update(
                 **{f: getattr(job, f) for f in _ACCOUNTING_FIELDS}
             )
+    for check in VersionCheck.objects.filter(status=VersionCheckStatus.RUNNING).exclude(
+        job_name=""
+    ):
+        try:
+            check_refresh(check)
+        except SlurmError as exc:
+            log.warning("version check job %s (%s): %s", check.job_name, check.job_id, exc)
+        seen += 1
     return seen
 
 
@@ -541,4 +550,116 @@ def _result_of(
         minutes = job.profile.max_walltime_minutes if job.profile else 0
         reason = f"{words} ({minutes} min)" if outcome == GradingOutcome.TIMEOUT else words
         return grading.GradeResult(0, max_score, False, {}, outcome, reason)
+    return None
+
+
+# ----------------------------------------------------------------- "Test this version" on Slurm
+
+
+def check_job_start(*, check_id: int) -> VersionCheck | None:
+    """Submit a running version check of a lab graded on the cluster as one Slurm job on the
+    lab's grading profile: the source's solution and the student version are graded there, with
+    the profile's GPUs, as submissions will be.  Idempotent (the check row is locked and Slurm
+    asked for a job of its name first); raises GraderUnavailable when Slurm or the spool fails
+    (the task retries, then fails the check visibly)."""
+    with transaction.atomic():
+        check = (
+            VersionCheck.objects.select_for_update(of=("self",))
+            .select_related("version__lab__grading_profile")
+            .filter(pk=check_id, status=VersionCheckStatus.RUNNING)
+            .first()
+        )
+        if check is None or check.job_id:
+            return check
+        version, profile = check.version, check.version.lab.grading_profile
+        if not check.job_name:
+            check.job_name = f"academy-check-{check.pk}-{secrets.token_hex(3)}"
+        folder = Path(settings.GRADING_SPOOL) / check.job_name
+        try:
+            (folder / "data").mkdir(mode=0o700, parents=True, exist_ok=True)
+            os.chmod(folder, 0o700)
+            _copy(version.source, folder / "source.ipynb")
+            _copy(version.student, folder / "released.ipynb")
+            for data in LabDataFile.objects.filter(lab_id=version.lab_id):
+                _copy(data.file, folder / "data" / Path(data.name).name)
+            spec = {
+                "limits": _limits(profile),
+                "gpu_device_dir": settings.GRADING_GPU_DEVICE_DIR,
+                "check": check.pk,
+            }
+            (folder / "job.json").write_text(json.dumps(spec))
+            (folder / "result.json").unlink(missing_ok=True)
+            script = folder / "job.sh"
+            script.write_text(batch_script(check.job_name, profile, folder))
+            slurm = clients.slurm()
+            since = (check.requested_at - timedelta(minutes=1)).astimezone().replace(tzinfo=None)
+            found = find_job_by_name(slurm, check.job_name, since)
+            check.job_id = found or submit_batch(slurm, str(script))
+        except (OSError, SlurmError) as exc:
+            raise grading.GraderUnavailable(f"submitting the test job failed: {exc}") from exc
+        check.save(update_fields=["job_name", "job_id"])
+        audit(
+            None,
+            "lab.version_check_job_submitted",
+            version.lab,
+            version=version.number,
+            check=check.pk,
+            job_id=check.job_id,
+            adopted=bool(found),
+        )
+    return check
+
+
+def check_refresh(check: VersionCheck) -> str:
+    """Follow a check's job: queued (with Slurm's reason), running (the node), ended (record
+    the verdict, or fail the check with the reason: no retry, "Test this version" again is one
+    click)."""
+    if not check.job_id:
+        return "submitting"
+    slurm = clients.slurm()
+    info = slurm.queue_info(check.job_id)
+    if info.pending:
+        words = info.reason_text or _("Waiting for the cluster.")
+        VersionCheck.objects.filter(pk=check.pk).update(pending_reason=words[:300])
+        return "pending"
+    if info.state in ("RUNNING", "SUSPENDED", "RESIZING"):
+        VersionCheck.objects.filter(pk=check.pk).update(pending_reason="", node=info.nodes[:200])
+        return "running"
+    record = slurm.job(check.job_id)
+    if record is not None and not record.finished:
+        return "running"  # squeue forgot it before sacct caught up: next poll
+    try:
+        data = json.loads(
+            (Path(settings.GRADING_SPOOL) / check.job_name / "result.json").read_text()
+        )
+    except (OSError, ValueError):
+        data = None
+    data = data if isinstance(data, dict) else None
+    if record is None and data is None and timezone.now() - check.requested_at < LOST_AFTER:
+        return "waiting"
+    node = (record.nodes if record else "") or str((data or {}).get("node") or "") or check.node
+    VersionCheck.objects.filter(pk=check.pk).update(node=node[:200], pending_reason="")
+    parts = (data or {}).get("check")
+    max_score = float(check.version.max_score)
+    parts = parts if isinstance(parts, dict) else {}
+    solution, student = (_part_result(parts.get(n), max_score) for n in ("solution", "student"))
+    if solution is not None and student is not None:
+        services.version_check_record(check_id=check.pk, solution=solution, student=student)
+        return "done"
+    why = _describe(record, data)
+    if record is not None and record.state in RESULT_STATES:  # the time limit, the memory
+        why = RESULT_STATES[record.state][1]
+    services.version_check_fail(check_id=check.pk, reason=f"the test job on the cluster: {why}")
+    return "failed"
+
+
+def _part_result(entry: Any, max_score: float) -> grading.GradeResult | None:
+    if not isinstance(entry, dict):
+        return None
+    if isinstance(entry.get("result"), dict):
+        return grading.result_from_grader(entry["result"])
+    if entry.get("invalid"):
+        return grading.GradeResult(
+            0, max_score, False, {}, GradingOutcome.INVALID, str(entry["invalid"])[:500]
+        )
     return None

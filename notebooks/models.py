@@ -274,6 +274,12 @@ class VersionCheck(models.Model):
     )
     requested_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # A lab graded on the cluster is tested there too, as one Slurm job on its grading profile
+    # (``cluster_grading.check_job_start``); empty for a check in the CPU sandbox.
+    job_name = models.CharField(max_length=100, blank=True)
+    job_id = models.CharField(max_length=40, blank=True)
+    node = models.CharField(max_length=200, blank=True)
+    pending_reason = models.CharField(max_length=300, blank=True)  # Slurm's, in plain words
 
     class Meta:
         ordering = ["version", "-requested_at", "-id"]

@@ -312,25 +312,41 @@ def version_check_execute(*, check_id: int) -> VersionCheck | None:
     if not claimed or check is None:
         return check
     version = check.version
+    if Lab.objects.filter(pk=version.lab_id, grading_profile__isnull=False).exists():
+        from notebooks import cluster_grading  # it builds on this module
+
+        cluster_grading.check_job_start(check_id=check_id)  # the poll records the result
+        check.refresh_from_db()
+        return check
     source = _read(version.source)
     student = _read(version.student)
     data_files = _data_files(version.lab_id)
-    results = [
+    solution, released = (
         _grade_against(version, source, student, submission, data_files)
         for submission in (source, student)
-    ]
-    problems, warnings = grading.check_verdict(results[0], results[1])
-    VersionCheck.objects.filter(pk=check_id, status=VersionCheckStatus.RUNNING).update(
-        status=VersionCheckStatus.DONE,
-        solution=grading.result_as_dict(results[0]),
-        student=grading.result_as_dict(results[1]),
-        passed=not problems,
-        problems=problems,
-        warnings=warnings,
-        finished_at=timezone.now(),
     )
+    version_check_record(check_id=check_id, solution=solution, student=released)
     check.refresh_from_db()
     return check
+
+
+def version_check_record(
+    *, check_id: int, solution: grading.GradeResult, student: grading.GradeResult
+) -> bool:
+    """Write a running check's verdict from its two gradings (once: False when it was no
+    longer running)."""
+    problems, warnings = grading.check_verdict(solution, student)
+    return bool(
+        VersionCheck.objects.filter(pk=check_id, status=VersionCheckStatus.RUNNING).update(
+            status=VersionCheckStatus.DONE,
+            solution=grading.result_as_dict(solution),
+            student=grading.result_as_dict(student),
+            passed=not problems,
+            problems=problems,
+            warnings=warnings,
+            finished_at=timezone.now(),
+        )
+    )
 
 
 def version_check_fail(*, check_id: int, reason: str) -> None:

@@ -10,6 +10,13 @@ The folder holds ``job.json`` (the limits and the GPU device folder), ``source.i
 
     {"result": <GradeResult.to_dict() without the executed notebook>, "node": ..., "gpus": ...}
 
+or ``{"invalid": "<why>", ...}`` for a submission that is not a valid notebook, or, for a
+version check (``"check": <id>`` in ``job.json``, no ``submission.ipynb``: "Test this version"
+of a lab graded on the cluster), the two gradings of the source's solution and the released
+student version::
+
+    {"check": {"solution": {"result": ...}, "student": {"result": ...}}, "node": ..., ...}
+
 or, when the grading infrastructure failed (the sandbox did not start, an unreadable input)::
 
     {"error": "<why>", "node": ...}
@@ -86,7 +93,8 @@ def run_job(folder: str, *, env: dict[str, str] | None = None, err: TextIO = sys
     try:
         spec = json.loads((path / "job.json").read_text())
         source = (path / "source.ipynb").read_bytes()
-        submission = (path / "submission.ipynb").read_bytes()
+        submission_path = path / "submission.ipynb"
+        submission = None if spec.get("check") else submission_path.read_bytes()
         released_path = path / "released.ipynb"
         released = released_path.read_bytes() if released_path.exists() else None
         data_dir = path / "data"
@@ -101,25 +109,46 @@ def run_job(folder: str, *, env: dict[str, str] | None = None, err: TextIO = sys
         _write_result(path, {"error": f"unusable job folder: {exc}", "node": node})
         return EXIT_INFRASTRUCTURE
     gpus = {k: v for k, v in env.items() if k in PASSED_ENV or k == "SLURM_JOB_GPUS"}
+    # A version check ("Test this version") grades the source's own solution and the released
+    # student version; a grading job grades the one submission.
+    parts = {"solution": source, "student": released} if spec.get("check") else None
+    try:
+        if parts is not None:
+            graded = {
+                name: _grade_one(source, notebook, limits, data_files, released, err)
+                for name, notebook in parts.items()
+            }
+            out: dict[str, Any] = {"check": graded}
+        else:
+            out = _grade_one(source, submission, limits, data_files, released, err)
+    except SandboxError as exc:
+        err.write(f"error: the sandbox failed: {exc}\n")
+        _write_result(path, {"error": f"the sandbox failed on {node}: {exc}", "node": node})
+        return EXIT_INFRASTRUCTURE
+    _write_result(path, {**out, "node": node, "gpus": gpus, "devices": list(limits.devices)})
+    return 0
+
+
+def _grade_one(
+    source: bytes,
+    notebook: bytes | None,
+    limits: Limits,
+    data_files: dict[str, bytes],
+    released: bytes | None,
+    err: TextIO,
+) -> dict[str, Any]:
+    """``{"result": ...}`` or, for a notebook that is not valid, ``{"invalid": why}``."""
+    if notebook is None:
+        return {"invalid": "the job folder has no notebook to grade"}
     try:
         result = grade(
             source,
-            submission,
+            notebook,
             limits=limits,
             data_files=data_files or None,
             released_nb=released,
         )
     except NotebookInvalid as exc:
-        _write_result(path, {"invalid": str(exc)[:500], "node": node, "gpus": gpus})
-        return 0
-    except SandboxError as exc:
-        err.write(f"error: the sandbox failed: {exc}\n")
-        _write_result(path, {"error": f"the sandbox failed on {node}: {exc}", "node": node})
-        return EXIT_INFRASTRUCTURE
-    data = result.to_dict()
-    _write_result(
-        path,
-        {"result": data, "node": node, "gpus": gpus, "devices": list(limits.devices)},
-    )
+        return {"invalid": str(exc)[:500]}
     err.write(f"graded: {result.score:g} / {result.max_score:g} ({result.status})\n")
-    return 0
+    return {"result": result.to_dict()}

@@ -20,7 +20,11 @@ from ..models import Lab, LabVersion, VersionCheck
 
 def _version_for_author(request: AuthedRequest, pk: int, number: int) -> LabVersion:
     lab = selectors.lab_for_author(request.user, pk)
-    return get_object_or_404(LabVersion.objects.select_related("lab__run"), lab=lab, number=number)
+    return get_object_or_404(
+        LabVersion.objects.select_related("lab__run", "lab__grading_profile"),
+        lab=lab,
+        number=number,
+    )
 
 
 def _check_rows(check: VersionCheck | None) -> list[dict]:

@@ -30,6 +30,8 @@ from notebooks.models import (
     ResourceProfile,
     Submission,
     SubmissionStatus,
+    VersionCheck,
+    VersionCheckStatus,
 )
 from tests.factories import CourseRunFactory
 from tests.notebooks.factories import LabFactory, fixture, small_lab
@@ -166,6 +168,44 @@ def test_a_gpu_lab_is_graded_as_a_slurm_job_with_slurms_gpu(env, course, people)
         check=True,
     ).stdout
     assert job.name in scontrol and "gres/gpu=1" in scontrol
+
+
+def test_a_gpu_labs_version_test_runs_as_a_slurm_job_with_the_gpu_and_passes(env, course, people):  # type: ignore[no-untyped-def]
+    """ "Test this version" of a lab graded on the cluster runs there, with the grading
+    profile's GPU: the solution's GPU test passes (it would fail in the CPU sandbox)."""
+    lab = make_lab(course, people, gpu_lab_notebook(), profile("g1-test", "gpu", 1, 5))
+    version = lab.released_version
+    with routed_worker(env):
+        t0 = time.monotonic()
+        check = services.version_check_request(actor=people.instructor, version=version)
+
+        def tested():  # type: ignore[no-untyped-def]
+            cluster_grading.poll()
+            found = VersionCheck.objects.get(pk=check.pk)
+            return found if found.is_final else None
+
+        check = wait_for(tested, timeout=180, interval=0.5, what="the version tested")
+        print(f"\nGPU lab, version test on the cluster: {time.monotonic() - t0:.1f} s")
+    assert check.status == VersionCheckStatus.DONE, check.reason
+    assert check.passed, check.problems
+    solution, student = check.solution["cells"]["test_gpu"], check.student["cells"]["test_gpu"]
+    assert (solution["score"], student["score"]) == (2, 0), (solution, student)
+    assert "CUDA_VISIBLE_DEVICES 0 ['nvidia" in solution["output"]
+    assert check.job_id and check.node
+    assert services.release_block_reason(version) == ""
+
+    def sacct():  # type: ignore[no-untyped-def]
+        # sacct shows a placeholder name and no partition for a moment after the end
+        line = subprocess.run(
+            ["sacct", "-X", "-n", "-P", "-j", check.job_id, "-o", "JobName,Partition,AllocTRES"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        return line if check.job_name in line else None
+
+    line = wait_for(sacct, timeout=60, what="the test job in accounting")
+    assert "gres/gpu=1" in line and "|gpu|" in line, line
 
 
 def test_a_job_cancelled_mid_way_is_retried_and_graded_once(env, course, people):  # type: ignore[no-untyped-def]

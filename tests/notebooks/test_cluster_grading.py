@@ -14,7 +14,7 @@ import pytest
 
 from notebooks import cluster_grading, services
 from notebooks.clients.slurm import JobRecord, QueueInfo, SlurmError, explain_reason
-from notebooks.grader.job import gpu_devices, gpu_env
+from notebooks.grader.job import gpu_devices, gpu_env, run_job
 from notebooks.models import (
     GradingJob,
     GradingJobState,
@@ -25,10 +25,12 @@ from notebooks.models import (
     Submission,
     SubmissionStatus,
     TicketState,
+    VersionCheck,
+    VersionCheckStatus,
 )
 from notebooks.sessions import clients
 from notebooks.sessions.selectors import gpu_burn_down
-from notebooks.tasks import grade_submission
+from notebooks.tasks import MAX_RETRIES, check_version, grade_submission
 
 from .factories import fixture
 
@@ -386,3 +388,123 @@ def test_operators_find_the_grading_jobs_in_admin(
     page = client.get("/admin/notebooks/gradingjob/").content.decode()
     assert job.name in page and job.job_id in page
     assert client.get(f"/admin/notebooks/gradingjob/{job.pk}/change/").status_code == 200
+
+
+# ------------------------------------------------------------ "Test this version" on the cluster
+
+
+def _check(lab, instructor, django_capture_on_commit_callbacks):  # type: ignore[no-untyped-def]
+    with django_capture_on_commit_callbacks(execute=True):
+        check = services.version_check_request(actor=instructor, version=lab.released_version)
+    check.refresh_from_db()
+    return check
+
+
+def test_a_cluster_labs_version_test_is_one_slurm_job_on_its_grading_profile(
+    gpu_lab, course, slurm, eager, client, django_capture_on_commit_callbacks
+):  # type: ignore[no-untyped-def]
+    check = _check(gpu_lab, course.people.instructor, django_capture_on_commit_callbacks)
+    assert check.status == VersionCheckStatus.RUNNING  # the worker did not wait for the job
+    assert re.fullmatch(rf"academy-check-{check.pk}-[0-9a-f]{{6}}", check.job_name)
+    assert slurm.sbatch_calls == 1 and slurm.jobs[check.job_id]["name"] == check.job_name
+    script = slurm.jobs[check.job_id]["script"]
+    for line in ("--partition=gpu", "--gres=gpu:1", "--time=10", "--no-requeue", "--export=NONE"):
+        assert f"#SBATCH {line}" in script
+    folder = Path(cluster_grading.settings.GRADING_SPOOL) / check.job_name
+    # the source and the student version, no submission
+    assert sorted(p.name for p in folder.iterdir()) == [
+        "data",
+        "job.json",
+        "job.sh",
+        "released.ipynb",
+        "source.ipynb",
+    ]
+    assert json.loads((folder / "job.json").read_text())["check"] == check.pk
+    # a redelivery of the task submits nothing more
+    services.version_check_execute(check_id=check.pk)
+    assert slurm.sbatch_calls == 1
+
+    slurm.set(check.job_id, "PENDING", "Resources")
+    cluster_grading.poll()
+    client.force_login(course.people.instructor)
+    url = f"/labs/{gpu_lab.pk}/versions/{gpu_lab.released_version.number}/"
+    page = client.get(url).content.decode()
+    assert 'id="check-on-cluster"' in page and "grade-gpu" in page
+    assert f"Slurm job {check.job_id}, queued: Waiting for free GPUs/CPUs" in page
+    slurm.set(check.job_id, "RUNNING", node="gpu-node-1")
+    cluster_grading.poll()
+    check.refresh_from_db()
+    assert (check.status, check.node, check.pending_reason) == ("running", "gpu-node-1", "")
+
+
+def test_the_jobs_verdict_is_the_cpu_sandboxs_for_the_same_version(
+    gpu_lab, course, slurm, eager, django_capture_on_commit_callbacks
+):  # type: ignore[no-untyped-def]
+    """The job's grader (run here on the folder, as the node would) gives the same two gradings
+    and verdict as the CPU sandbox's check of the same version."""
+    instructor = course.people.instructor
+    check = _check(gpu_lab, instructor, django_capture_on_commit_callbacks)
+    folder = Path(cluster_grading.settings.GRADING_SPOOL) / check.job_name
+    assert run_job(str(folder), env={}) == 0
+    slurm.set(check.job_id, "COMPLETED", node="gpu-node-1", elapsed=4)
+    cluster_grading.poll()
+    check.refresh_from_db()
+    assert check.status == VersionCheckStatus.DONE, check.reason
+
+    profile = gpu_lab.grading_profile
+    type(gpu_lab).objects.filter(pk=gpu_lab.pk).update(grading_profile=None)
+    on_cpu = _check(gpu_lab, instructor, django_capture_on_commit_callbacks)
+    type(gpu_lab).objects.filter(pk=gpu_lab.pk).update(grading_profile=profile)
+    assert on_cpu.status == VersionCheckStatus.DONE and not on_cpu.job_name
+    assert (check.passed, check.problems) == (on_cpu.passed, on_cpu.problems)
+
+    def scores(result):  # type: ignore[no-untyped-def]
+        return (
+            result["score"],
+            result["outcome"],
+            {gid: c["score"] for gid, c in result["cells"].items()},
+        )
+
+    assert scores(check.solution) == scores(on_cpu.solution)
+    assert scores(check.student) == scores(on_cpu.student)
+    assert check.node == "gpu-node-1"
+
+
+def test_a_test_job_that_ends_without_a_result_fails_the_test_and_blocks_the_release(
+    gpu_lab, course, slurm, eager, django_capture_on_commit_callbacks
+):  # type: ignore[no-untyped-def]
+    check = _check(gpu_lab, course.people.instructor, django_capture_on_commit_callbacks)
+    slurm.set(check.job_id, "CANCELLED", exit="0:15")
+    cluster_grading.poll()
+    check.refresh_from_db()
+    assert check.status == VersionCheckStatus.FAILED and check.passed is False
+    assert check.reason == "the test job on the cluster: the job was cancelled (exit 0:15)"
+    assert services.release_block_reason(gpu_lab.released_version)
+    assert slurm.sbatch_calls == 1  # never retried by itself: "Test again" is one click
+
+
+def test_a_test_job_past_its_time_limit_says_so(
+    gpu_lab, course, slurm, eager, django_capture_on_commit_callbacks
+):  # type: ignore[no-untyped-def]
+    check = _check(gpu_lab, course.people.instructor, django_capture_on_commit_callbacks)
+    slurm.set(check.job_id, "TIMEOUT")
+    cluster_grading.poll()
+    check.refresh_from_db()
+    assert check.status == VersionCheckStatus.FAILED
+    assert check.reason == "the test job on the cluster: the grading job reached its time limit"
+
+
+def test_slurm_down_at_a_version_test_fails_it_visibly_after_the_retries(
+    gpu_lab, course, slurm, eager, django_capture_on_commit_callbacks
+):  # type: ignore[no-untyped-def]
+    slurm.fail_sbatch = True
+    with pytest.raises(Exception, match="Slurm controller not responding"):
+        _check(gpu_lab, course.people.instructor, django_capture_on_commit_callbacks)
+    check = VersionCheck.objects.get(version=gpu_lab.released_version)
+    assert check.status == VersionCheckStatus.RUNNING and not check.job_id  # the task retries
+    # the last retry gives up: the check says why, and the release is blocked
+    assert check_version.apply(args=(check.pk,), retries=MAX_RETRIES).get() == "failed"
+    check.refresh_from_db()
+    assert check.status == VersionCheckStatus.FAILED and slurm.sbatch_calls == 0
+    assert check.reason.startswith("grading infrastructure failed: submitting the test job failed")
+    assert services.release_block_reason(gpu_lab.released_version)
