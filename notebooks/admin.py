@@ -78,7 +78,16 @@ admin.site.register(ManualGrade, ReadOnlyAdmin)
 
 @admin.register(VersionCheck)
 class VersionCheckAdmin(ReadOnlyAdmin):
-    list_display = ["version", "status", "passed", "requested_by", "requested_at", "finished_at"]
+    list_display = [
+        "version",
+        "status",
+        "passed",
+        "requested_by",
+        "requested_at",
+        "finished_at",
+        "job_id",
+        "node",
+    ]
     list_filter = ["status", "passed"]
     list_select_related = ["version__lab", "requested_by"]
 

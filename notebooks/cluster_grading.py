@@ -35,6 +35,7 @@ import logging
 import os
 import secrets
 import shlex
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -185,13 +186,10 @@ def _submit(job_pk: int) -> GradingJob:
         run = GradingRun.objects.select_related("lab_version").get(
             submission_id=job.submission_id, number=job.number
         )
-        slurm = clients.slurm()
         try:
-            script = _write_folder(job, run)
-            # sacct reads times in the cluster's local time; nothing older than the row is ours
-            since = (job.submitted_at - timedelta(minutes=1)).astimezone().replace(tzinfo=None)
-            found = find_job_by_name(slurm, job.name, since)
-            job_id = found or submit_batch(slurm, str(script))
+            found, job_id = _find_or_submit(
+                job.name, job.submitted_at, lambda: _write_folder(job, run)
+            )
         except (OSError, SlurmError) as exc:
             raise grading.GraderUnavailable(f"submitting the grading job failed: {exc}") from exc
         job.job_id, job.state = job_id, GradingJobState.PENDING
@@ -225,32 +223,55 @@ def _limits(profile: ResourceProfile | None) -> dict[str, Any]:
     }
 
 
-def _write_folder(job: GradingJob, run: GradingRun) -> Path:
-    folder = spool_folder(job)
+def _find_or_submit(
+    name: str, since: datetime, write: Callable[[], Path]
+) -> tuple[str | None, str]:
+    """(the job Slurm already has under ``name``, or None; the job id).  Only when Slurm has
+    none is the folder written (``write``, which returns the batch script) and submitted: a job
+    adopted after a worker died keeps its inputs and any result it already wrote."""
+    slurm = clients.slurm()
+    # sacct reads times in the cluster's local time; nothing older than the row is ours
+    found = find_job_by_name(
+        slurm, name, (since - timedelta(minutes=1)).astimezone().replace(tzinfo=None)
+    )
+    return found, found or submit_batch(slurm, str(write()))
+
+
+def _write_spool(
+    name: str,
+    files: dict[str, Any],
+    lab_id: int,
+    spec: dict[str, Any],
+    profile: ResourceProfile | None,
+    minutes: int | None = None,
+) -> Path:
+    """The job folder ``$GRADING_SPOOL/<name>``: the notebooks (``files``: name -> file field),
+    the lab's data files, ``job.json`` (the profile's limits plus ``spec``) and the batch
+    script, which this returns; an earlier ``result.json`` goes."""
+    folder = Path(settings.GRADING_SPOOL) / name
     (folder / "data").mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
+    for filename, field in files.items():
+        _copy(field, folder / filename)
+    for data in LabDataFile.objects.filter(lab_id=lab_id):
+        _copy(data.file, folder / "data" / Path(data.name).name)
+    spec = {"limits": _limits(profile), "gpu_device_dir": settings.GRADING_GPU_DEVICE_DIR, **spec}
+    (folder / "job.json").write_text(json.dumps(spec))
+    (folder / "result.json").unlink(missing_ok=True)
+    script = folder / "job.sh"
+    script.write_text(batch_script(name, profile, folder, minutes=minutes))
+    return script
+
+
+def _write_folder(job: GradingJob, run: GradingRun) -> Path:
     version = run.lab_version
     files = {
         "source.ipynb": version.source,
         "released.ipynb": version.student,
         "submission.ipynb": job.submission.file,
     }
-    for name, field in files.items():
-        _copy(field, folder / name)
-    for data in LabDataFile.objects.filter(lab_id=job.submission.lab_id):
-        _copy(data.file, folder / "data" / Path(data.name).name)
-    spec = {
-        "limits": _limits(job.profile),
-        "gpu_device_dir": settings.GRADING_GPU_DEVICE_DIR,
-        "submission": job.submission_id,
-        "number": job.number,
-        "attempt": job.attempt,
-    }
-    (folder / "job.json").write_text(json.dumps(spec))
-    (folder / "result.json").unlink(missing_ok=True)
-    script = folder / "job.sh"
-    script.write_text(batch_script(job.name, job.profile, folder))
-    return script
+    spec = {"submission": job.submission_id, "number": job.number, "attempt": job.attempt}
+    return _write_spool(job.name, files, job.submission.lab_id, spec, job.profile)
 
 
 def _copy(field: Any, target: Path) -> None:
@@ -258,9 +279,13 @@ def _copy(field: Any, target: Path) -> None:
         target.write_bytes(src.read())
 
 
-def batch_script(name: str, profile: ResourceProfile | None, folder: Path) -> str:
-    """The batch script: the profile's resources, no requeue (Academy retries), no environment
-    of the submitting worker (``--export=NONE``: its secrets stay here)."""
+def batch_script(
+    name: str, profile: ResourceProfile | None, folder: Path, *, minutes: int | None = None
+) -> str:
+    """The batch script: the profile's resources (``minutes`` replaces its wall time), no
+    requeue (Academy retries), no environment of the submitting worker (``--export=NONE``: its
+    secrets stay here)."""
+    minutes = minutes or (profile.max_walltime_minutes if profile else 10)
     lines = [
         "#!/bin/bash",
         f"#SBATCH --job-name={name}",
@@ -269,7 +294,7 @@ def batch_script(name: str, profile: ResourceProfile | None, folder: Path) -> st
         "#SBATCH --ntasks=1",
         f"#SBATCH --cpus-per-task={profile.cpus if profile else 1}",
         f"#SBATCH --mem={profile.memory_gb if profile else 2}G",
-        f"#SBATCH --time={profile.max_walltime_minutes if profile else 10}",
+        f"#SBATCH --time={minutes}",
         f"#SBATCH --output={folder}/slurm.out",
         "#SBATCH --no-requeue",
         "#SBATCH --export=NONE",
@@ -327,13 +352,19 @@ def poll() -> int:
             GradingJob.objects.filter(pk=job.pk).update(
                 **{f: getattr(job, f) for f in _ACCOUNTING_FIELDS}
             )
-    for check in VersionCheck.objects.filter(status=VersionCheckStatus.RUNNING).exclude(
-        job_name=""
+    for check in (
+        VersionCheck.objects.filter(
+            status__in=[VersionCheckStatus.QUEUED, VersionCheckStatus.RUNNING]
+        )
+        .exclude(job_name="")
+        .select_related("version")
     ):
         try:
             check_refresh(check)
         except SlurmError as exc:
             log.warning("version check job %s (%s): %s", check.job_name, check.job_id, exc)
+        except Exception:  # one bad row must not stop the poll following the others
+            log.exception("version check %s: the poll failed", check.pk)
         seen += 1
     return seen
 
@@ -430,9 +461,10 @@ def _account(job: GradingJob, record: JobRecord) -> None:
     job.accounted = record.finished and bool(record.partition)
 
 
-def _read_result(job: GradingJob) -> dict[str, Any] | None:
+def _read_result(name: str) -> dict[str, Any] | None:
+    """The ``result.json`` of the job folder ``name``, or None (none yet, or unreadable)."""
     try:
-        data = json.loads((spool_folder(job) / "result.json").read_text())
+        data = json.loads((Path(settings.GRADING_SPOOL) / name / "result.json").read_text())
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
@@ -453,7 +485,7 @@ def finish(job: GradingJob) -> str:
     record = slurm.job(job.job_id)
     if record is not None and not record.finished:
         return "running"  # squeue forgot it before sacct caught up: next poll
-    data = _read_result(job)
+    data = _read_result(job.name)
     if record is None and data is None and timezone.now() - job.submitted_at < LOST_AFTER:
         return "waiting"
     retry_pk: int | None = None
@@ -539,12 +571,9 @@ def _result_of(
         .first()
         or Decimal(0)
     )
-    if data is not None and isinstance(data.get("result"), dict):
-        return grading.result_from_grader(data["result"])
-    if data is not None and data.get("invalid"):
-        return grading.GradeResult(
-            0, max_score, False, {}, GradingOutcome.INVALID, str(data["invalid"])[:500]
-        )
+    result = _part_result(data, max_score)
+    if result is not None:
+        return result
     if record is not None and record.state in RESULT_STATES:
         outcome, words = RESULT_STATES[record.state]
         minutes = job.profile.max_walltime_minutes if job.profile else 0
@@ -556,48 +585,50 @@ def _result_of(
 # ----------------------------------------------------------------- "Test this version" on Slurm
 
 
+def check_job_name(check_id: int) -> str:
+    """The Slurm job name of a version check, drawn once with the check (a redelivery, or the
+    poll taking over a stalled check, finds the job under it)."""
+    return f"academy-check-{check_id}-{secrets.token_hex(3)}"
+
+
 def check_job_start(*, check_id: int) -> VersionCheck | None:
-    """Submit a running version check of a lab graded on the cluster as one Slurm job on the
-    lab's grading profile: the source's solution and the student version are graded there, with
-    the profile's GPUs, as submissions will be.  Idempotent (the check row is locked and Slurm
-    asked for a job of its name first); raises GraderUnavailable when Slurm or the spool fails
-    (the task retries, then fails the check visibly)."""
+    """Submit a version check of a lab graded on the cluster as one Slurm job on the lab's
+    grading profile: the source's solution and the student version are graded there, one after
+    the other, with the profile's GPUs, as submissions will be (each grading gets a
+    submission's time: the job gets twice the profile's wall time).  Idempotent: the check row
+    is locked and Slurm asked for a job of its name (saved with the check) before anything is
+    submitted.  Raises GraderUnavailable when Slurm or the spool fails (the task retries, then
+    fails the check visibly; the poll takes over a check left without a job)."""
     with transaction.atomic():
         check = (
             VersionCheck.objects.select_for_update(of=("self",))
             .select_related("version__lab__grading_profile")
-            .filter(pk=check_id, status=VersionCheckStatus.RUNNING)
+            .filter(pk=check_id, status__in=[VersionCheckStatus.QUEUED, VersionCheckStatus.RUNNING])
+            .exclude(job_name="")
             .first()
         )
         if check is None or check.job_id:
             return check
         version, profile = check.version, check.version.lab.grading_profile
-        if not check.job_name:
-            check.job_name = f"academy-check-{check.pk}-{secrets.token_hex(3)}"
-        folder = Path(settings.GRADING_SPOOL) / check.job_name
+        if profile is None:
+            services.version_check_fail(
+                check_id=check.pk,
+                reason="the lab is no longer graded on the cluster: test this version again",
+            )
+            return check
+        files = {"source.ipynb": version.source, "released.ipynb": version.student}
+
+        def write() -> Path:
+            spec = {"check": check.pk}
+            minutes = 2 * profile.max_walltime_minutes
+            return _write_spool(check.job_name, files, version.lab_id, spec, profile, minutes)
+
         try:
-            (folder / "data").mkdir(mode=0o700, parents=True, exist_ok=True)
-            os.chmod(folder, 0o700)
-            _copy(version.source, folder / "source.ipynb")
-            _copy(version.student, folder / "released.ipynb")
-            for data in LabDataFile.objects.filter(lab_id=version.lab_id):
-                _copy(data.file, folder / "data" / Path(data.name).name)
-            spec = {
-                "limits": _limits(profile),
-                "gpu_device_dir": settings.GRADING_GPU_DEVICE_DIR,
-                "check": check.pk,
-            }
-            (folder / "job.json").write_text(json.dumps(spec))
-            (folder / "result.json").unlink(missing_ok=True)
-            script = folder / "job.sh"
-            script.write_text(batch_script(check.job_name, profile, folder))
-            slurm = clients.slurm()
-            since = (check.requested_at - timedelta(minutes=1)).astimezone().replace(tzinfo=None)
-            found = find_job_by_name(slurm, check.job_name, since)
-            check.job_id = found or submit_batch(slurm, str(script))
+            found, check.job_id = _find_or_submit(check.job_name, check.requested_at, write)
         except (OSError, SlurmError) as exc:
             raise grading.GraderUnavailable(f"submitting the test job failed: {exc}") from exc
-        check.save(update_fields=["job_name", "job_id"])
+        check.status = VersionCheckStatus.RUNNING
+        check.save(update_fields=["job_id", "status"])
         audit(
             None,
             "lab.version_check_job_submitted",
@@ -612,36 +643,51 @@ def check_job_start(*, check_id: int) -> VersionCheck | None:
 
 def check_refresh(check: VersionCheck) -> str:
     """Follow a check's job: queued (with Slurm's reason), running (the node), ended (record
-    the verdict, or fail the check with the reason: no retry, "Test this version" again is one
-    click)."""
+    the verdict, or fail the check with the reason: no automatic retry, "Test again" is one
+    click).  A check left without a job (its task's worker died) is submitted here."""
+    now = timezone.now()
     if not check.job_id:
+        if check.requested_at < now - SUBMIT_STALLED_AFTER:
+            try:
+                check_job_start(check_id=check.pk)
+            except grading.GraderUnavailable as exc:
+                log.warning("version check %s: %s", check.pk, exc)
         return "submitting"
+    running = VersionCheck.objects.filter(pk=check.pk, status=VersionCheckStatus.RUNNING)
     slurm = clients.slurm()
     info = slurm.queue_info(check.job_id)
     if info.pending:
         words = info.reason_text or _("Waiting for the cluster.")
-        VersionCheck.objects.filter(pk=check.pk).update(pending_reason=words[:300])
+        running.update(pending_reason=words[:300])
         return "pending"
     if info.state in ("RUNNING", "SUSPENDED", "RESIZING"):
-        VersionCheck.objects.filter(pk=check.pk).update(pending_reason="", node=info.nodes[:200])
+        running.update(pending_reason="", node=info.nodes[:200])
         return "running"
     record = slurm.job(check.job_id)
     if record is not None and not record.finished:
         return "running"  # squeue forgot it before sacct caught up: next poll
-    try:
-        data = json.loads(
-            (Path(settings.GRADING_SPOOL) / check.job_name / "result.json").read_text()
-        )
-    except (OSError, ValueError):
-        data = None
-    data = data if isinstance(data, dict) else None
-    if record is None and data is None and timezone.now() - check.requested_at < LOST_AFTER:
-        return "waiting"
-    node = (record.nodes if record else "") or str((data or {}).get("node") or "") or check.node
-    VersionCheck.objects.filter(pk=check.pk).update(node=node[:200], pending_reason="")
+    data = _read_result(check.job_name)
+    if data is None:
+        if record is None and now - check.requested_at < LOST_AFTER:
+            return "waiting"  # neither queued nor in accounting yet
+        ended = _aware(record.end) if record is not None else None
+        if (
+            record is not None
+            and record.state == "COMPLETED"
+            and ended
+            and now - ended < LOST_AFTER
+        ):
+            return "waiting"  # the result may not show on the shared spool yet
+    running.update(
+        pending_reason="",
+        node=(
+            (record.nodes if record else "") or str((data or {}).get("node") or "") or check.node
+        )[:200],
+        gpu_seconds=record.gpu_seconds if record is not None else 0,
+    )
     parts = (data or {}).get("check")
-    max_score = float(check.version.max_score)
     parts = parts if isinstance(parts, dict) else {}
+    max_score = float(check.version.max_score)
     solution, student = (_part_result(parts.get(n), max_score) for n in ("solution", "student"))
     if solution is not None and student is not None:
         services.version_check_record(check_id=check.pk, solution=solution, student=student)

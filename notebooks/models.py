@@ -280,6 +280,7 @@ class VersionCheck(models.Model):
     job_id = models.CharField(max_length=40, blank=True)
     node = models.CharField(max_length=200, blank=True)
     pending_reason = models.CharField(max_length=300, blank=True)  # Slurm's, in plain words
+    gpu_seconds = models.PositiveBigIntegerField(default=0)  # sacct: elapsed x GPUs
 
     class Meta:
         ordering = ["version", "-requested_at", "-id"]

@@ -289,7 +289,23 @@ def version_check_request(*, actor: User, version: LabVersion) -> VersionCheck:
     """Queue a check of ``version`` (grading runs in a worker, never in the request)."""
     _require(can_author_run(actor, version.lab.run_id))
     with transaction.atomic():
+        active = (
+            VersionCheck.objects.select_for_update()
+            .filter(
+                version=version,
+                status__in=[VersionCheckStatus.QUEUED, VersionCheckStatus.RUNNING],
+            )
+            .first()
+        )
+        if active is not None:
+            return active  # one test of a version at a time (a GPU job each, on the cluster)
         check = VersionCheck.objects.create(version=version, requested_by=actor)
+        if Lab.objects.filter(pk=version.lab_id, grading_profile__isnull=False).exists():
+            from notebooks import cluster_grading  # it builds on this module
+
+            # Tested on the cluster: the job's name is kept before any job is submitted.
+            check.job_name = cluster_grading.check_job_name(check.pk)
+            check.save(update_fields=["job_name"])
         audit(actor, "lab.version_check", version.lab, version=version.number, check=check.pk)
         enqueue(
             CHECK_TASK,
@@ -312,7 +328,7 @@ def version_check_execute(*, check_id: int) -> VersionCheck | None:
     if not claimed or check is None:
         return check
     version = check.version
-    if Lab.objects.filter(pk=version.lab_id, grading_profile__isnull=False).exists():
+    if check.job_name:
         from notebooks import cluster_grading  # it builds on this module
 
         cluster_grading.check_job_start(check_id=check_id)  # the poll records the result

@@ -20,7 +20,7 @@ from academy.models import Membership, User
 from academy.selectors import admin_institution_ids
 from courses.models import CourseRun
 from courses.selectors import can_teach_run
-from notebooks.models import GradingJob, Lab
+from notebooks.models import GradingJob, Lab, VersionCheck
 
 from .models import LIVE_STATES, CohortGpuBudget, GpuUsage, LabSession, SessionKind
 
@@ -130,12 +130,18 @@ def gpu_burn_down(user: User, run_id: int) -> BurnDown | None:
         }
         for t in totals
     ]
-    grading = {"s": 0, "n": 0}
+    grading = tests = {"s": 0, "n": 0}
     if sees_all:
         grading = GradingJob.objects.filter(run=run).aggregate(s=Sum("gpu_seconds"), n=Count("pk"))
+        # "Test this version" jobs of the run's labs graded on the cluster count as grading
+        tests = (
+            VersionCheck.objects.filter(version__lab__run=run)
+            .exclude(job_id="")
+            .aggregate(s=Sum("gpu_seconds"), n=Count("pk"))
+        )
     return BurnDown(
-        grading_hours=(grading["s"] or 0) / 3600,
-        grading_jobs=grading["n"] or 0,
+        grading_hours=((grading["s"] or 0) + (tests["s"] or 0)) / 3600,
+        grading_jobs=(grading["n"] or 0) + (tests["n"] or 0),
         run=run,
         rows=rows,
         days=days,

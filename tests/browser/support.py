@@ -21,11 +21,12 @@ def login(page: Page, base: str, username: str) -> None:
     page.fill("#id_username", username)
     page.fill("#id_password", PASSWORD)
     page.click("main button[type=submit]")
-    expect(page.locator(".whoami")).to_be_visible()
+    expect(page.locator(".whoami")).to_be_visible(timeout=30_000)
 
 
 def sh(*cmd: str) -> str:
-    """A cluster command's output (squeue, sbatch, scancel...), stripped; never raises."""
+    """A cluster command's output (squeue, sbatch, scancel...), stripped; a failing command
+    gives what it printed (often nothing), a hanging one raises after 30 s."""
     return subprocess.run(
         cmd, capture_output=True, text=True, timeout=30, check=False
     ).stdout.strip()

@@ -7,6 +7,7 @@ from playwright.sync_api import Page, expect
 from academy import services as people_services
 from academy.models import Membership, Role
 from courses.models import CourseStaff
+from tests.browser.support import login
 from tests.factories import (
     CourseFactory,
     CourseRunFactory,
@@ -14,8 +15,6 @@ from tests.factories import (
     InstitutionFactory,
     member,
 )
-
-from .test_browser import login
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -408,7 +408,8 @@ def test_a_cluster_labs_version_test_is_one_slurm_job_on_its_grading_profile(
     assert re.fullmatch(rf"academy-check-{check.pk}-[0-9a-f]{{6}}", check.job_name)
     assert slurm.sbatch_calls == 1 and slurm.jobs[check.job_id]["name"] == check.job_name
     script = slurm.jobs[check.job_id]["script"]
-    for line in ("--partition=gpu", "--gres=gpu:1", "--time=10", "--no-requeue", "--export=NONE"):
+    # two gradings one after the other, each with a submission's time: twice the wall time
+    for line in ("--partition=gpu", "--gres=gpu:1", "--time=20", "--no-requeue", "--export=NONE"):
         assert f"#SBATCH {line}" in script
     folder = Path(cluster_grading.settings.GRADING_SPOOL) / check.job_name
     # the source and the student version, no submission
@@ -419,10 +420,23 @@ def test_a_cluster_labs_version_test_is_one_slurm_job_on_its_grading_profile(
         "released.ipynb",
         "source.ipynb",
     ]
-    assert json.loads((folder / "job.json").read_text())["check"] == check.pk
+    spec = json.loads((folder / "job.json").read_text())
+    assert spec["check"] == check.pk and spec["limits"]["notebook_timeout"] == 10 * 60 - 20
     # a redelivery of the task submits nothing more
     services.version_check_execute(check_id=check.pk)
     assert slurm.sbatch_calls == 1
+    # nor does one after a worker died between sbatch and its commit: the name was kept with
+    # the check, Slurm is asked for it, and the job is adopted
+    job_id = check.job_id
+    VersionCheck.objects.filter(pk=check.pk).update(job_id="")
+    services.version_check_execute(check_id=check.pk)
+    check.refresh_from_db()
+    assert (slurm.sbatch_calls, check.job_id) == (1, job_id)
+    # a second request while the test runs is the same test, not a second GPU job
+    again = services.version_check_request(
+        actor=course.people.instructor, version=gpu_lab.released_version
+    )
+    assert again.pk == check.pk and slurm.sbatch_calls == 1
 
     slurm.set(check.job_id, "PENDING", "Resources")
     cluster_grading.poll()
@@ -508,3 +522,74 @@ def test_slurm_down_at_a_version_test_fails_it_visibly_after_the_retries(
     assert check.status == VersionCheckStatus.FAILED and slurm.sbatch_calls == 0
     assert check.reason.startswith("grading infrastructure failed: submitting the test job failed")
     assert services.release_block_reason(gpu_lab.released_version)
+
+
+def test_the_poll_submits_a_test_whose_task_never_ran(
+    gpu_lab, course, slurm, django_capture_on_commit_callbacks
+):  # type: ignore[no-untyped-def]
+    with django_capture_on_commit_callbacks(execute=False):  # the message is lost
+        check = services.version_check_request(
+            actor=course.people.instructor, version=gpu_lab.released_version
+        )
+    assert check.status == VersionCheckStatus.QUEUED and check.job_name
+    cluster_grading.poll()
+    assert slurm.sbatch_calls == 0  # the task may still come: give it time
+    VersionCheck.objects.filter(pk=check.pk).update(
+        requested_at=check.requested_at - timedelta(minutes=1)
+    )
+    cluster_grading.poll()
+    check.refresh_from_db()
+    assert slurm.sbatch_calls == 1 and check.status == VersionCheckStatus.RUNNING
+    assert slurm.jobs[check.job_id]["name"] == check.job_name
+
+
+def test_a_malformed_result_fails_its_test_and_the_poll_goes_on_to_the_next(
+    gpu_lab, course, slurm, eager, django_capture_on_commit_callbacks, monkeypatch
+):  # type: ignore[no-untyped-def]
+    instructor = course.people.instructor
+    first = _check(gpu_lab, instructor, django_capture_on_commit_callbacks)
+    second_version = services.lab_version_upload(
+        actor=instructor, lab=gpu_lab, content=fixture("submitted-changed.ipynb")
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        second = services.version_check_request(actor=instructor, version=second_version)
+    second.refresh_from_db()
+    # the first job wrote half a result; the second one's row breaks the poll once
+    folder = Path(cluster_grading.settings.GRADING_SPOOL) / first.job_name
+    (folder / "result.json").write_text(json.dumps({"check": {"solution": {"result": {}}}}))
+    slurm.set(first.job_id, "COMPLETED", node="gpu-node-1")
+    slurm.set(second.job_id, "RUNNING", node="gpu-node-2")
+    real = cluster_grading.check_refresh
+    calls = []
+
+    def flaky(check):  # type: ignore[no-untyped-def]
+        calls.append(check.pk)
+        if check.pk == first.pk and len(calls) == 1:
+            raise RuntimeError("a bug in one row")
+        return real(check)
+
+    monkeypatch.setattr(cluster_grading, "check_refresh", flaky)
+    cluster_grading.poll()
+    second.refresh_from_db()
+    assert second.node == "gpu-node-2"  # followed despite the first row's failure
+    cluster_grading.poll()
+    first.refresh_from_db()
+    assert first.status == VersionCheckStatus.FAILED
+    assert first.reason == "the test job on the cluster: the job ended without a result (exit 0:0)"
+
+
+def test_a_test_jobs_gpu_time_counts_as_the_runs_grading(
+    gpu_lab, course, slurm, eager, django_capture_on_commit_callbacks
+):  # type: ignore[no-untyped-def]
+    check = _check(gpu_lab, course.people.instructor, django_capture_on_commit_callbacks)
+    folder = Path(cluster_grading.settings.GRADING_SPOOL) / check.job_name
+    parts = {"solution": {"invalid": "x"}, "student": {"invalid": "y"}}
+    (folder / "result.json").write_text(json.dumps({"check": parts}))
+    slurm.set(check.job_id, "COMPLETED", node="gpu-node-1", elapsed=90)
+    cluster_grading.poll()
+    check.refresh_from_db()
+    assert check.status == VersionCheckStatus.DONE and check.gpu_seconds == 90
+    assert check.solution["outcome"] == "invalid" and check.passed is False
+    burn = gpu_burn_down(course.people.instructor, course.run.pk)
+    assert burn is not None
+    assert (burn.grading_jobs, round(burn.grading_hours * 3600)) == (1, 90)

@@ -10,9 +10,9 @@ from playwright.sync_api import Page, expect
 
 from notebooks import cluster_grading, services
 from notebooks.models import GradingJob
+from tests.browser.support import login
 
 from .factories import fixture
-from .test_browser import login
 from .test_cluster_grading import _write_result, gpu_lab, slurm  # noqa: F401 - fixtures
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -15,10 +15,10 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from notebooks.models import GradingTicket, Submission
+from tests.browser.support import login
 from tests.worker import routed_worker
 
 from .factories import small_lab
-from .test_browser import login
 from .test_grading_queue import claim, grade_by_hand, released_lab, students, submit
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]

@@ -10,7 +10,7 @@ from courses.models import GradingCategory
 from programmes import services as programme_services
 from programmes.models import EscoSkill, LearningOutcome
 from programmes.outcomes import services
-from tests.courses.test_browser import login
+from tests.browser.support import login
 from tests.factories import OperatorFactory, UserFactory
 from tests.programmes.conftest import build_foundation, finished_run
 from tests.programmes.test_outcomes import graded_lab, submit

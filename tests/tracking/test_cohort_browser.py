@@ -9,7 +9,7 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from academy.models import Membership, Role
-from tests.browser.test_people_ui import login
+from tests.browser.support import login
 from tests.factories import UserFactory
 
 from .test_cohort_pages import activity, snapshot, world  # noqa: F401 - the fixture

@@ -14,7 +14,7 @@ from playwright.sync_api import Page, expect
 from academy.models import Institution
 from notebooks.sessions.models import CohortGpuBudget
 from programmes.models import Programme, ProgrammeCohort, ProgrammeVersion
-from tests.browser.test_people_ui import login
+from tests.browser.support import login
 from tests.factories import CohortFactory, CourseFactory, CourseRunFactory, member
 from tracking.models import InstitutionPolicy
 

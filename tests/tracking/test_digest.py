@@ -253,7 +253,7 @@ def test_the_page_asks_anonymous_people_to_sign_in(world):
 def test_an_admin_follows_the_digests_link_and_opts_out(live_server, page, artifacts, settings):
     from playwright.sync_api import expect
 
-    from tests.credentials.test_wallet_browser import login
+    from tests.browser.support import login
     from tests.factories import InstitutionFactory, member
 
     settings.SITE_URL = live_server.url

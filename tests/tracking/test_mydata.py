@@ -185,7 +185,7 @@ def test_every_page_links_to_it(world):
 def test_a_person_downloads_their_data_from_the_account_area(live_server, page, artifacts):
     from playwright.sync_api import expect
 
-    from tests.credentials.test_wallet_browser import login
+    from tests.browser.support import login
     from tests.factories import UserFactory
 
     UserFactory(username="ana", first_name="Ana", last_name="Jović")
