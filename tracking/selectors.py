@@ -407,7 +407,11 @@ def _weeks(start: date, end: date) -> list[date]:
     return [first + timedelta(weeks=i) for i in range((end - first).days // 7 + 1)]
 
 
-def _week_key(value: date | datetime) -> date:
+def _week_key(value: date | datetime | str) -> date:
+    """A week's Monday as a date, whatever the database gave: a date or a datetime through the
+    ORM, a string through a raw cursor on SQLite (it has no date type: the embedded default)."""
+    if isinstance(value, str):
+        return date.fromisoformat(value[:10])
     return value.date() if isinstance(value, datetime) else value
 
 

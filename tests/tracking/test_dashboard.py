@@ -329,6 +329,16 @@ def test_trends_by_week(client, people, run):  # type: ignore[no-untyped-def]
     assert '<canvas id="chart-active"' in page and '<canvas id="chart-gpu"' in page
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [date(2026, 10, 12), datetime(2026, 10, 12, 0, 0), "2026-10-12", "2026-10-12 00:00:00"],
+)
+def test_a_week_from_any_database_is_a_date(raw):  # type: ignore[no-untyped-def]
+    """The active learners are counted through a raw cursor: SQLite (the embedded default) gives
+    the week as text, which must still match the chart's weeks (it showed zero every week)."""
+    assert selectors._week_key(raw) == date(2026, 10, 12)
+
+
 # --------------------------------------------------------------------------- filters
 
 
