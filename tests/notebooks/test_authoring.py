@@ -199,6 +199,15 @@ def test_the_release_page_asks_for_the_override_reason(client, draft, course):
     )
     lab.refresh_from_db()
     assert lab.released_version == version
+    # the released version's page says students have it, and offers no second release
+    page = client.get(url).content.decode()
+    assert 'id="release-current"' in page and "Students have this version" in page
+    assert 'id="release-version"' not in page
+    newer = services.lab_version_upload(
+        actor=course.people.instructor, lab=lab, content=with_new_test(small_lab())
+    )
+    page = client.get(f"/labs/{lab.pk}/versions/{newer.number}/").content.decode()
+    assert 'id="release-version"' in page and 'id="release-current"' not in page
 
 
 def test_the_version_page_shows_the_diff_against_the_previous_version(client, draft, course):
