@@ -68,8 +68,11 @@ def risks(
         return out
     if snapshot.state != "active" or snapshot.passed is not None:
         return out
+    # Silent since the last activity, or since the run started for someone never active: a
+    # run that has not started yet makes nobody inactive.
     last = snapshot.last_activity_at
-    if last is None or now - last >= timedelta(days=policy.inactive_days):
+    quiet_since = last if last is not None else snapshot.run.starts_at
+    if now - quiet_since >= timedelta(days=policy.inactive_days):
         if last is None:
             out.append(Risk("inactive", _("no activity yet")))
         else:

@@ -340,7 +340,10 @@ def _candidates(
     """Snapshots that meet at least one threshold, selected in SQL with the same conditions
     as ``rules.risks`` (which then words the reasons)."""
     active = Q(state="active", passed__isnull=True) & (
-        Q(last_activity_at__isnull=True)
+        Q(
+            last_activity_at__isnull=True,
+            run__starts_at__lte=now - timedelta(days=policy.inactive_days),
+        )
         | Q(last_activity_at__lte=now - timedelta(days=policy.inactive_days))
         | Q(
             grade__lt=ExpressionWrapper(
@@ -686,6 +689,7 @@ _RISK_FIELDS = (
     "missed_deadlines",
     "waitlisted_since",
     "run__pass_mark",
+    "run__starts_at",
     "run__course__code",
 )
 
