@@ -585,12 +585,6 @@ def _result_of(
 # ----------------------------------------------------------------- "Test this version" on Slurm
 
 
-def check_job_name(check_id: int) -> str:
-    """The Slurm job name of a version check, drawn once with the check (a redelivery, or the
-    poll taking over a stalled check, finds the job under it)."""
-    return f"academy-check-{check_id}-{secrets.token_hex(3)}"
-
-
 def check_job_start(*, check_id: int) -> VersionCheck | None:
     """Submit a version check of a lab graded on the cluster as one Slurm job on the lab's
     grading profile: the source's solution and the student version are graded there, one after

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import secrets
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -301,10 +302,9 @@ def version_check_request(*, actor: User, version: LabVersion) -> VersionCheck:
             return active  # one test of a version at a time (a GPU job each, on the cluster)
         check = VersionCheck.objects.create(version=version, requested_by=actor)
         if Lab.objects.filter(pk=version.lab_id, grading_profile__isnull=False).exists():
-            from notebooks import cluster_grading  # it builds on this module
-
-            # Tested on the cluster: the job's name is kept before any job is submitted.
-            check.job_name = cluster_grading.check_job_name(check.pk)
+            # Tested on the cluster (``cluster_grading.check_job_start``): the job's name is
+            # kept before any job is submitted.
+            check.job_name = check_job_name(check.pk)
             check.save(update_fields=["job_name"])
         audit(actor, "lab.version_check", version.lab, version=version.number, check=check.pk)
         enqueue(
@@ -315,6 +315,12 @@ def version_check_request(*, actor: User, version: LabVersion) -> VersionCheck:
             ),
         )
     return check
+
+
+def check_job_name(check_id: int) -> str:
+    """The Slurm job name of a version check on the cluster, drawn once with the check (a
+    redelivery, or the poll taking over a stalled check, finds the job under it)."""
+    return f"academy-check-{check_id}-{secrets.token_hex(3)}"
 
 
 def version_check_execute(*, check_id: int) -> VersionCheck | None:
@@ -329,11 +335,7 @@ def version_check_execute(*, check_id: int) -> VersionCheck | None:
         return check
     version = check.version
     if check.job_name:
-        from notebooks import cluster_grading  # it builds on this module
-
-        cluster_grading.check_job_start(check_id=check_id)  # the poll records the result
-        check.refresh_from_db()
-        return check
+        return check  # a test on the cluster: ``cluster_grading.check_job_start`` submits it
     source = _read(version.source)
     student = _read(version.student)
     data_files = _data_files(version.lab_id)

@@ -12,7 +12,7 @@ from academy.celery import app
 from . import cluster_grading, queue, services
 from . import worker as _worker  # noqa: F401 - connects the kernel-pool signal handlers
 from .grading import GraderUnavailable
-from .models import TicketState
+from .models import TicketState, VersionCheck
 
 log = logging.getLogger(__name__)
 
@@ -77,8 +77,12 @@ def poll_grading_jobs() -> int:
     max_retries=MAX_RETRIES,
 )
 def check_version(self, check_id: int) -> str:  # type: ignore[no-untyped-def]
-    """ "Test this version": grade the source's solution and the student version."""
+    """ "Test this version": grade the source's solution and the student version, here in the
+    CPU sandbox or, for a lab graded on the cluster, as a Slurm job the poll follows."""
     try:
+        if VersionCheck.objects.filter(pk=check_id).exclude(job_name="").exists():
+            cluster_grading.check_job_start(check_id=check_id)
+            return "submitted"
         check = services.version_check_execute(check_id=check_id)
     except RETRY_ON as exc:
         if self.request.retries >= MAX_RETRIES:

@@ -423,13 +423,15 @@ def test_a_cluster_labs_version_test_is_one_slurm_job_on_its_grading_profile(
     spec = json.loads((folder / "job.json").read_text())
     assert spec["check"] == check.pk and spec["limits"]["notebook_timeout"] == 10 * 60 - 20
     # a redelivery of the task submits nothing more
-    services.version_check_execute(check_id=check.pk)
+    assert check_version.apply(args=(check.pk,)).get() == "submitted"
     assert slurm.sbatch_calls == 1
+    # nor grades it in the CPU sandbox, called directly
+    assert services.version_check_execute(check_id=check.pk).status == "running"
     # nor does one after a worker died between sbatch and its commit: the name was kept with
     # the check, Slurm is asked for it, and the job is adopted
     job_id = check.job_id
     VersionCheck.objects.filter(pk=check.pk).update(job_id="")
-    services.version_check_execute(check_id=check.pk)
+    check_version.apply(args=(check.pk,))
     check.refresh_from_db()
     assert (slurm.sbatch_calls, check.job_id) == (1, job_id)
     # a second request while the test runs is the same test, not a second GPU job
@@ -515,7 +517,7 @@ def test_slurm_down_at_a_version_test_fails_it_visibly_after_the_retries(
     with pytest.raises(Exception, match="Slurm controller not responding"):
         _check(gpu_lab, course.people.instructor, django_capture_on_commit_callbacks)
     check = VersionCheck.objects.get(version=gpu_lab.released_version)
-    assert check.status == VersionCheckStatus.RUNNING and not check.job_id  # the task retries
+    assert check.status == VersionCheckStatus.QUEUED and not check.job_id  # the task retries
     # the last retry gives up: the check says why, and the release is blocked
     assert check_version.apply(args=(check.pk,), retries=MAX_RETRIES).get() == "failed"
     check.refresh_from_db()
