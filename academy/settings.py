@@ -405,6 +405,8 @@ CELERY_BEAT_SCHEDULE = {
         "task": "notebooks.tasks.poll_grading_jobs",
         "schedule": float(max(1, env_int("ACADEMY_GRADING_POLL_SECONDS", 5))),
     },
+    # folders of finished grading and test jobs, once kept long enough
+    "grading-spool-sweep": {"task": "notebooks.tasks.sweep_grading_spool", "schedule": 3600.0},
     # the grading queue: messages for tickets whose message was lost (the database is the queue)
     "grading-queue-sweep": {
         "task": "notebooks.tasks.sweep_grading_queue",
@@ -469,6 +471,9 @@ GRADING_SPOOL = Path(env("ACADEMY_GRADING_SPOOL") or VAR_DIR / "grading-spool")
 GRADING_ACCOUNT = env("ACADEMY_GRADING_ACCOUNT")  # sbatch --account (empty: the default)
 GRADING_QOS = env("ACADEMY_GRADING_QOS")  # sbatch --qos (empty: the default)
 GRADING_MAX_ATTEMPTS = env_int("ACADEMY_GRADING_MAX_ATTEMPTS", 3)  # jobs per grading run
+# Hours a finished job's folder (its inputs hold the solution and hidden tests) stays in the
+# spool for an operator to look at, before the hourly sweep removes it.
+GRADING_SPOOL_KEEP_HOURS = env_int("ACADEMY_GRADING_SPOOL_KEEP_HOURS", 24)
 # Seconds of the job's wall time kept for the sandbox start and the result: the notebook gets
 # the profile's wall time minus this (a notebook that runs longer ends as a "time limit").
 GRADING_MARGIN_SECONDS = env_int("ACADEMY_GRADING_MARGIN_SECONDS", 20)

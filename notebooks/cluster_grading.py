@@ -35,6 +35,7 @@ import logging
 import os
 import secrets
 import shlex
+import shutil
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -703,3 +704,38 @@ def _part_result(entry: Any, max_score: float) -> grading.GradeResult | None:
             0, max_score, False, {}, GradingOutcome.INVALID, str(entry["invalid"])[:500]
         )
     return None
+
+
+# ------------------------------------------------------------------------------ the spool
+
+
+def spool_sweep(now: datetime | None = None) -> int:
+    """Remove the folders of grading and test jobs that ended more than
+    ``GRADING_SPOOL_KEEP_HOURS`` ago (their inputs hold solutions and hidden tests).  Reads
+    the spool, not the tables, so the cost follows what is there; a folder this database does
+    not know (another Academy sharing the spool) is left alone.  Returns the folders removed."""
+    now = now or timezone.now()
+    cutoff = now - timedelta(hours=settings.GRADING_SPOOL_KEEP_HOURS)
+    spool = Path(settings.GRADING_SPOOL)
+    try:
+        names = [p.name for p in spool.iterdir() if p.is_dir()]
+    except FileNotFoundError:
+        return 0
+    removed = 0
+    for i in range(0, len(names), 500):
+        batch = names[i : i + 500]
+        done = set(
+            GradingJob.objects.filter(name__in=batch, ended_at__lt=cutoff)
+            .exclude(state__in=GRADING_JOB_ACTIVE)
+            .values_list("name", flat=True)
+        ) | set(
+            VersionCheck.objects.filter(
+                job_name__in=batch,
+                status__in=[VersionCheckStatus.DONE, VersionCheckStatus.FAILED],
+                finished_at__lt=cutoff,
+            ).values_list("job_name", flat=True)
+        )
+        for name in done:
+            shutil.rmtree(spool / name, ignore_errors=True)
+            removed += 1
+    return removed

@@ -95,6 +95,12 @@ def check_version(self, check_id: int) -> str:  # type: ignore[no-untyped-def]
 
 
 @shared_task
+def sweep_grading_spool() -> int:
+    """Beat: remove the spool folders of jobs that ended long enough ago."""
+    return cluster_grading.spool_sweep()
+
+
+@shared_task
 def sweep_grading_queue() -> int:
     """Beat: send messages again for tickets left without one (the queue stood still)."""
     return queue.sweep(waiting_messages=_waiting_messages())

@@ -11,6 +11,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from django.utils import timezone
 
 from notebooks import cluster_grading, services
 from notebooks.clients.slurm import JobRecord, QueueInfo, SlurmError, explain_reason
@@ -595,3 +596,27 @@ def test_a_test_jobs_gpu_time_counts_as_the_runs_grading(
     burn = gpu_burn_down(course.people.instructor, course.run.pk)
     assert burn is not None
     assert (burn.grading_jobs, round(burn.grading_hours * 3600)) == (1, 90)
+
+
+def test_the_spool_sweep_removes_only_folders_of_jobs_that_ended_long_ago(
+    gpu_lab, course, slurm, eager, settings, django_capture_on_commit_callbacks
+):  # type: ignore[no-untyped-def]
+    settings.GRADING_SPOOL_KEEP_HOURS = 24
+    old_sub = _submit(gpu_lab, course.people.student, django_capture_on_commit_callbacks)
+    old = GradingJob.objects.get(submission=old_sub)
+    check = _check(gpu_lab, course.people.instructor, django_capture_on_commit_callbacks)
+    spool = Path(settings.GRADING_SPOOL)
+    stranger = spool / "academy-grade-1-1-1-abcdef"  # another Academy's, on a shared spool
+    stranger.mkdir()
+    assert {p.name for p in spool.iterdir()} == {old.name, check.job_name, stranger.name}
+    assert cluster_grading.spool_sweep() == 0  # all still running
+    long_ago = timezone.now() - timedelta(hours=25)
+    GradingJob.objects.filter(pk=old.pk).update(state=GradingJobState.COLLECTED, ended_at=long_ago)
+    VersionCheck.objects.filter(pk=check.pk).update(
+        status=VersionCheckStatus.DONE, finished_at=timezone.now() - timedelta(hours=2)
+    )
+    assert cluster_grading.spool_sweep() == 1
+    assert {p.name for p in spool.iterdir()} == {check.job_name, stranger.name}
+    VersionCheck.objects.filter(pk=check.pk).update(finished_at=long_ago)
+    assert cluster_grading.spool_sweep() == 1
+    assert {p.name for p in spool.iterdir()} == {stranger.name}
