@@ -113,8 +113,9 @@ def graded_on_cluster(submission_id: int) -> bool:
     return Submission.objects.filter(pk=submission_id, lab__grading_profile__isnull=False).exists()
 
 
-def spool_folder(job: GradingJob) -> Path:
-    return Path(settings.GRADING_SPOOL) / job.name
+def spool_folder(name: str) -> Path:
+    """The folder of the job named ``name`` (a grading job or a version check) in the spool."""
+    return Path(settings.GRADING_SPOOL) / name
 
 
 # ----------------------------------------------------------------------------- submission
@@ -249,7 +250,7 @@ def _write_spool(
     """The job folder ``$GRADING_SPOOL/<name>``: the notebooks (``files``: name -> file field),
     the lab's data files, ``job.json`` (the profile's limits plus ``spec``) and the batch
     script, which this returns; an earlier ``result.json`` goes."""
-    folder = Path(settings.GRADING_SPOOL) / name
+    folder = spool_folder(name)
     (folder / "data").mkdir(mode=0o700, parents=True, exist_ok=True)
     os.chmod(folder, 0o700)
     for filename, field in files.items():
@@ -465,7 +466,7 @@ def _account(job: GradingJob, record: JobRecord) -> None:
 def _read_result(name: str) -> dict[str, Any] | None:
     """The ``result.json`` of the job folder ``name``, or None (none yet, or unreadable)."""
     try:
-        data = json.loads((Path(settings.GRADING_SPOOL) / name / "result.json").read_text())
+        data = json.loads((spool_folder(name) / "result.json").read_text())
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
@@ -736,6 +737,6 @@ def spool_sweep(now: datetime | None = None) -> int:
             ).values_list("job_name", flat=True)
         )
         for name in done:
-            shutil.rmtree(spool / name, ignore_errors=True)
+            shutil.rmtree(spool_folder(name), ignore_errors=True)
             removed += 1
     return removed

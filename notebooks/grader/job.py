@@ -93,8 +93,8 @@ def run_job(folder: str, *, env: dict[str, str] | None = None, err: TextIO = sys
     try:
         spec = json.loads((path / "job.json").read_text())
         source = (path / "source.ipynb").read_bytes()
-        submission_path = path / "submission.ipynb"
-        submission = None if spec.get("check") else submission_path.read_bytes()
+        # a version check grades the source and the student version: it has no submission
+        submission = None if spec.get("check") else (path / "submission.ipynb").read_bytes()
         released_path = path / "released.ipynb"
         released = released_path.read_bytes() if released_path.exists() else None
         data_dir = path / "data"

@@ -12,7 +12,6 @@ ACADEMY_HUB_OAUTH_* in the environment.  Fails, never skips, when the stack is m
 from __future__ import annotations
 
 import contextlib
-import os
 import re
 import subprocess
 import uuid
@@ -20,9 +19,9 @@ import uuid
 import pytest
 import requests
 from django.conf import settings
-from django.core.management import call_command
 
 from notebooks.sessions import clients
+from tests.browser.support import hub_oauth_client
 from tests.factories import PASSWORD, UserFactory
 
 GREEDY = {"partition": "gpu", "gpus": 4, "runtime": "08:00:00"}
@@ -34,24 +33,8 @@ def sh(*cmd: str) -> str:
 
 @pytest.fixture
 def hub_oauth(live_server):  # type: ignore[no-untyped-def]
-    for var in (
-        "ACADEMY_HUB_OAUTH_CLIENT_ID",
-        "ACADEMY_HUB_OAUTH_CLIENT_SECRET",
-        "ACADEMY_HUB_OAUTH_CALLBACK_URL",
-    ):
-        if not os.environ.get(var):
-            pytest.fail(
-                f"{var} is not set: run the suite through `make test` (ops/test-services.sh)"
-            )
-    if not settings.HUB_API_TOKEN:
-        pytest.fail("ACADEMY_HUB_API_TOKEN is not set: the hub stack is not up")
+    hub_oauth_client()  # fails when the hub stack's settings are missing
     clients.hub().info()  # HubUnavailable fails the test when the hub is down
-    call_command(
-        "ensure_hub_client",
-        client_id=os.environ["ACADEMY_HUB_OAUTH_CLIENT_ID"],
-        client_secret=os.environ["ACADEMY_HUB_OAUTH_CLIENT_SECRET"],
-        redirect_uri=os.environ["ACADEMY_HUB_OAUTH_CALLBACK_URL"],
-    )
     return live_server
 
 

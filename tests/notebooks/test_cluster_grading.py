@@ -156,7 +156,7 @@ def _write_result(job: GradingJob, score: float = 2.0) -> None:
             "quux": {"score": None, "max_score": 3.0, "kind": "manual"},
         },
     }
-    folder = cluster_grading.spool_folder(job)
+    folder = cluster_grading.spool_folder(job.name)
     (folder / "result.json").write_text(json.dumps({"result": result, "node": "gpu-node-1"}))
 
 
@@ -181,7 +181,7 @@ def test_a_cluster_lab_submission_is_one_batch_job_named_after_its_run(
     ):
         assert f"#SBATCH {line}" in script
     assert "-m notebooks.grader job" in script
-    folder = cluster_grading.spool_folder(job)
+    folder = cluster_grading.spool_folder(job.name)
     assert sorted(p.name for p in folder.iterdir()) == [
         "data",
         "job.json",
@@ -412,7 +412,7 @@ def test_a_cluster_labs_version_test_is_one_slurm_job_on_its_grading_profile(
     # two gradings one after the other, each with a submission's time: twice the wall time
     for line in ("--partition=gpu", "--gres=gpu:1", "--time=20", "--no-requeue", "--export=NONE"):
         assert f"#SBATCH {line}" in script
-    folder = Path(cluster_grading.settings.GRADING_SPOOL) / check.job_name
+    folder = cluster_grading.spool_folder(check.job_name)
     # the source and the student version, no submission
     assert sorted(p.name for p in folder.iterdir()) == [
         "data",
@@ -461,7 +461,7 @@ def test_the_jobs_verdict_is_the_cpu_sandboxs_for_the_same_version(
     and verdict as the CPU sandbox's check of the same version."""
     instructor = course.people.instructor
     check = _check(gpu_lab, instructor, django_capture_on_commit_callbacks)
-    folder = Path(cluster_grading.settings.GRADING_SPOOL) / check.job_name
+    folder = cluster_grading.spool_folder(check.job_name)
     assert run_job(str(folder), env={}) == 0
     slurm.set(check.job_id, "COMPLETED", node="gpu-node-1", elapsed=4)
     cluster_grading.poll()
@@ -558,7 +558,7 @@ def test_a_malformed_result_fails_its_test_and_the_poll_goes_on_to_the_next(
         second = services.version_check_request(actor=instructor, version=second_version)
     second.refresh_from_db()
     # the first job wrote half a result; the second one's row breaks the poll once
-    folder = Path(cluster_grading.settings.GRADING_SPOOL) / first.job_name
+    folder = cluster_grading.spool_folder(first.job_name)
     (folder / "result.json").write_text(json.dumps({"check": {"solution": {"result": {}}}}))
     slurm.set(first.job_id, "COMPLETED", node="gpu-node-1")
     slurm.set(second.job_id, "RUNNING", node="gpu-node-2")
@@ -585,7 +585,7 @@ def test_a_test_jobs_gpu_time_counts_as_the_runs_grading(
     gpu_lab, course, slurm, eager, django_capture_on_commit_callbacks
 ):  # type: ignore[no-untyped-def]
     check = _check(gpu_lab, course.people.instructor, django_capture_on_commit_callbacks)
-    folder = Path(cluster_grading.settings.GRADING_SPOOL) / check.job_name
+    folder = cluster_grading.spool_folder(check.job_name)
     parts = {"solution": {"invalid": "x"}, "student": {"invalid": "y"}}
     (folder / "result.json").write_text(json.dumps({"check": parts}))
     slurm.set(check.job_id, "COMPLETED", node="gpu-node-1", elapsed=90)
